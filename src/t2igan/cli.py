@@ -1,0 +1,179 @@
+"""The `t2igan` command: argparse subcommands, each a thin call into the library."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+from pathlib import Path
+
+from t2igan.config import TrainConfig, load_config_file, merge, parse_size
+from t2igan.errors import UserError
+
+TRAIN_HELP = {
+    "data": "'synthetic' (procedural captioned cats and cars, rendered on the fly) or a captioned folder (see README)",
+    "model": "method to train; `t2igan models` lists them",
+    "image_size": "S for SxS or WxH, e.g. 64 or 512x384",
+    "steps": "stop after this many steps (one D and one G update each)",
+    "max_minutes": "also stop after this many minutes of training, whichever comes first",
+    "batch_size": "images per step",
+    "lr": "Adam learning rate of G, and of D unless --lr-d is given",
+    "lr_d": "Adam learning rate of D (default: --lr)",
+    "beta1": "Adam beta1",
+    "beta2": "Adam beta2",
+    "nz": "noise dimensions",
+    "ngf": "filters of G's last layer before the image (earlier layers have 2x, 4x, 8x)",
+    "ndf": "filters of D's first layer (later layers have 2x, 4x, 8x)",
+    "text_code": "size of the code the sentence vector is projected to, in G and D",
+    "text_encoder": "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained and frozen)",
+    "num_images": "training images: rendered (synthetic) or read at most (folder)",
+    "seed": "seed of data, weights, noise and batches: same seed, same run",
+    "precision": "fp32, or bf16 autocast (fast on GPUs and CPUs with native bf16; slow emulation on others)",
+    "device": "auto (CUDA if present), cpu, cuda or cuda:N",
+    "sample_every": "steps between sample grids in RUN/samples",
+    "checkpoint_every": "steps between checkpoints in RUN/checkpoints",
+    "log_every": "steps between lines of RUN/log.jsonl",
+    "keep_checkpoints": "how many recent checkpoints to keep",
+}
+
+
+def _add_train_flags(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    for field in dataclasses.fields(TrainConfig):
+        value = getattr(defaults, field.name)
+        kind = {int: int, float: float, str: str}.get(type(value), float if "float" in str(field.type) else str)
+        extra = {"choices": ["fp32", "bf16"]} if field.name == "precision" else {}
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS,
+                            help=f"{TRAIN_HELP[field.name]} (default: {value})", **extra)
+
+
+def _given(args: argparse.Namespace) -> dict:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from t2igan.training.loop import train
+
+    run = Path(args.out)
+    if args.resume:
+        config_path = run / "config.json"
+        if not config_path.is_file():
+            raise UserError(f"cannot resume {run}: it has no config.json (not a t2igan run folder)")
+        cfg = merge(TrainConfig(), load_config_file(config_path))
+    else:
+        cfg = merge(TrainConfig(), load_config_file(args.config)) if args.config else TrainConfig()
+    cfg = merge(cfg, _given(args))
+    summary = train(cfg, run, resume=args.resume)
+    print(json.dumps(summary, indent=2))
+    print(f"run folder: {run}")
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from t2igan.images import save_png_atomic
+    from t2igan.sampling import generate_from_run
+
+    if args.num < 1:
+        raise UserError("--num must be at least 1")
+    grid = generate_from_run(args.run, args.prompt, args.num, args.seed, args.device)
+    print(save_png_atomic(grid, args.out))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from t2igan.evaluation.attributes import evaluate_run
+
+    report = evaluate_run(args.run, num_samples=args.num_samples, seed=args.seed)
+    print(json.dumps(report, indent=2))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from t2igan.demo import run_demo
+
+    run_demo(Path(args.out), args.max_minutes)
+
+
+def cmd_models(_args: argparse.Namespace) -> None:
+    from t2igan.models import MODELS
+
+    for spec in MODELS.values():
+        sizes = ", ".join(f"{w}x{h}" for w, h in spec.sizes)
+        print(f"{spec.name:14s} {spec.description}\n{'':14s} sizes: {sizes}")
+
+
+def cmd_data_synth(args: argparse.Namespace) -> None:
+    from t2igan.data.folder import write_captioned_folder
+    from t2igan.data.synthetic import SyntheticCaptions
+
+    if args.num < 1:
+        raise UserError("--num must be at least 1")
+    dataset = SyntheticCaptions("train", parse_size(args.size), args.seed, length=args.num)
+    print(write_captioned_folder(dataset, args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="t2igan", description="Text-to-image GANs: train, generate, evaluate.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model into a run folder", description="Train a text-to-image GAN. "
+                       "Flags override --config, which overrides the defaults; --resume starts from RUN/config.json.")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder (config, log, samples, checkpoints)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--config", metavar="FILE.json", help="config file: a JSON object of the flags below (underscored)")
+    _add_train_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("generate", help="images for free text from a trained run")
+    p.add_argument("--run", required=True, help="run folder made by `t2igan train`")
+    p.add_argument("--prompt", required=True, action="append", help="the text; repeat for several rows")
+    p.add_argument("--num", type=int, default=8, help="images per prompt (default: 8)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same images (default: 0)")
+    p.add_argument("--out", default="generated.png", help="PNG grid to write (default: generated.png)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("evaluate", help="score a run trained on the synthetic data, attribute by attribute")
+    p.add_argument("--run", required=True, help="run folder made by `t2igan train`")
+    p.add_argument("--num-samples", type=int, default=1000, help="generated images to score (default: 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of captions and noise (default: 0)")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="render data, train GAN-INT-CLS on the CPU, sample and evaluate")
+    p.add_argument("--out", default="demo", help="output folder (default: demo)")
+    p.add_argument("--max-minutes", type=float, default=8.0, help="training budget in minutes (default: 8)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("models", help="list the models, what each adds and the sizes it makes")
+    p.set_defaults(func=cmd_models)
+
+    data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command", required=True, metavar="TOOL")
+    p = data.add_parser("synth", help="write procedural captioned cats and cars as a captioned folder")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--num", type=int, default=1000, help="images (default: 1000)")
+    p.add_argument("--size", default="64x64", help="WxH (default: 64x64)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.set_defaults(func=cmd_data_synth)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from t2igan.training.loop import Interrupted
+
+    try:
+        args.func(args)
+    except UserError as error:
+        print(f"t2igan: error: {error}", file=sys.stderr)
+        return 2
+    except Interrupted as stop:
+        print(f"t2igan: {stop}", file=sys.stderr)
+        return 128 + stop.signum
+    except KeyboardInterrupt:
+        print("t2igan: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""GAN-INT-CLS (Reed et al., "Generative Adversarial Text to Image Synthesis", ICML 2016).
+
+A DCGAN whose generator sees [noise, text code] and whose discriminator tiles the text code onto
+its 4x4 features. The losses that make it GAN-INT-CLS (the matching-aware discriminator and the
+interpolated text embeddings) live in `t2igan.losses` and `t2igan.training.objectives`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from t2igan import losses
+from t2igan.models.layers import dcgan_init, doublings, text_projection
+
+SIZES = ((32, 32), (64, 64), (128, 128))  # the paper's is 64x64; the DCGAN tower scales by doubling
+
+
+class Generator(nn.Module):
+    """(B, nz) noise + (B, text_dim) sentence vector -> (B, 3, S, S) image in [-1, 1]."""
+
+    def __init__(self, text_dim: int, image_size: int = 64, nz: int = 100, ngf: int = 64, text_code: int = 128) -> None:
+        super().__init__()
+        self.nz = nz
+        ups = doublings(image_size)  # 4 for 64 px: 4 -> 8 -> 16 -> 32 -> 64
+        channels = [ngf * 2 ** (ups - 1 - i) for i in range(ups)]  # 64 px: [8, 4, 2, 1] * ngf
+        self.project_text = text_projection(text_dim, text_code)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(nz + text_code, channels[0], 4, 1, 0, bias=False),  # (B, 8ngf, 4, 4)
+            nn.BatchNorm2d(channels[0]), nn.ReLU(True)]
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        code = self.project_text(text)  # (B, text_code)
+        x = torch.cat([z, code], dim=1)[:, :, None, None]  # (B, nz + text_code, 1, 1)
+        return self.net(x)
+
+
+class Discriminator(nn.Module):
+    """Image -> 4x4 features (`features`), then [features, tiled text code] -> logit (`judge`).
+
+    Split in two because the matching-aware loss judges one real image against two texts:
+    the image tower, the expensive part, then runs once per image.
+    """
+
+    def __init__(self, text_dim: int, image_size: int = 64, ndf: int = 64, text_code: int = 128) -> None:
+        super().__init__()
+        downs = doublings(image_size)
+        channels = [ndf * 2**i for i in range(downs)]  # 64 px: [1, 2, 4, 8] * ndf
+        layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(channels, channels[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2, True)]
+        self.image_tower = nn.Sequential(*layers)  # (B, 8ndf, 4, 4) at 64 px
+        self.project_text = text_projection(text_dim, text_code)
+        self.head = nn.Sequential(
+            nn.Conv2d(channels[-1] + text_code, channels[-1], 1, bias=False),
+            nn.BatchNorm2d(channels[-1]), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
+        dcgan_init(self)
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        return self.image_tower(image)
+
+    def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        code = self.project_text(text)[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, tc, 4, 4)
+        return self.head(torch.cat([features, code], dim=1)).flatten()  # (B,) logits
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        return self.judge(self.features(image), text)
+
+
+def build(text_dim: int, image_size: tuple[int, int], nz: int, ngf: int, ndf: int, text_code: int) -> tuple[nn.Module, nn.Module]:
+    side = image_size[0]
+    return (Generator(text_dim, side, nz, ngf, text_code), Discriminator(text_dim, side, ndf, text_code))
+
+
+class Objective:
+    """GAN-INT-CLS's training objective, one batch at a time.
+
+    D: matching-aware loss over (real, right text), (real, mismatched text), (fake, right text).
+    G: fool D with its text, and also with interpolations between two captions' embeddings
+    (GAN-INT, beta = 0.5 as in the paper), which fills the gaps between training sentences.
+    Mismatched text = the batch's texts rolled by one, i.e. another image's caption.
+    """
+
+    def __init__(self, nz: int, interpolation: float = 0.5) -> None:
+        self.nz = nz
+        self.beta = interpolation
+
+    def noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
+        return torch.randn(n, self.nz, generator=rng, device=rng.device)
+
+    def discriminator_loss(self, G: nn.Module, D: Discriminator, real: torch.Tensor, text: torch.Tensor,
+                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.no_grad():
+            fake = G(self.noise(len(text), rng), text)
+        real_features = D.features(real)
+        real_right, real_wrong = D.judge(real_features, text), D.judge(real_features, text.roll(1, 0))
+        fake_right = D(fake, text)
+        loss = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
+        return loss, {"d_real": real_right.mean().item(), "d_wrong": real_wrong.mean().item(),
+                      "d_fake": fake_right.mean().item()}
+
+    def generator_loss(self, G: nn.Module, D: Discriminator, text: torch.Tensor,
+                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        mixed = self.beta * text + (1 - self.beta) * text.roll(1, 0)  # (B, text_dim)
+        both = torch.cat([text, mixed])  # one G pass for the plain and the interpolated texts
+        loss = losses.non_saturating_g_loss(D(G(self.noise(len(both), rng), both), both))
+        return loss, {}

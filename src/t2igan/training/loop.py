@@ -1,0 +1,217 @@
+"""The training loop: a D phase and a G phase per step, checkpoints, samples and logs.
+
+A run folder holds everything about one training run:
+
+    RUN/config.json          the fully resolved config (what --resume starts from)
+    RUN/log.jsonl            one line of losses and speed every --log-every steps
+    RUN/samples/step-N.png   a grid for fixed captions every --sample-every steps
+    RUN/checkpoints/...      see training.checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from tqdm import tqdm
+
+from t2igan import __version__
+from t2igan.config import TrainConfig, validate
+from t2igan.data.memory import load_into_memory, open_dataset
+from t2igan.errors import UserError
+from t2igan.images import save_png_atomic, to_model
+from t2igan.models import get_model
+from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
+from t2igan.text import embed_texts
+from t2igan.training import checkpoint as ckpt
+
+
+class Interrupted(Exception):
+    """Training stopped by SIGINT or SIGTERM after saving a checkpoint."""
+
+    def __init__(self, signum: int, step: int) -> None:
+        super().__init__(f"interrupted at step {step}; checkpoint saved")
+        self.signum, self.step = signum, step
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {name}: no CUDA device is available here")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise UserError(f"--device {name!r} is not a device (cpu, cuda, cuda:N or auto)") from None
+
+
+class CaptionTable:
+    """Every caption's sentence vector, flat, with each image's slice: (first, count)."""
+
+    def __init__(self, captions: list[list[str]], encoder: str, device: torch.device) -> None:
+        flat = [c for caps in captions for c in caps]
+        self.vectors = embed_texts(flat, encoder).to(device)  # (M, text_dim)
+        counts = torch.tensor([len(caps) for caps in captions])
+        self.count = counts.to(device)
+        self.first = (torch.cumsum(counts, 0) - counts).to(device)
+
+    def sample(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """One random caption vector per image index: (B,) -> (B, text_dim)."""
+        pick = (torch.rand(len(images), generator=rng, device=rng.device) * self.count[images]).long()
+        return self.vectors[self.first[images] + pick]
+
+
+@contextmanager
+def stop_requests() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so no step is half done.
+
+    A second Ctrl-C stops at once, as users expect when a save hangs.
+    """
+    requested: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        if requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        requested.append(signum)
+
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread: signals cannot be caught here
+        pass
+    try:
+        yield requested
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run: Path, progress: bool = True) -> None:
+        self.cfg, self.run, self.progress = validate(cfg), Path(run), progress
+        self.device = resolve_device(cfg.device)
+        spec = get_model(cfg.model)
+        spec.check_size(cfg.size)
+        torch.manual_seed(cfg.seed)
+        data = load_into_memory(open_dataset(cfg.data, cfg.size, "train", cfg.seed), cfg.num_images, progress)
+        self.images = data.images.to(self.device)  # uint8, converted per batch
+        self.prompts = SAMPLE_PROMPTS if cfg.data == "synthetic" else [c[0] for c in data.captions[:8]]
+        embed_texts(self.prompts + [c for caps in data.captions for c in caps], cfg.text_encoder)  # one encoder load
+        self.table = CaptionTable(data.captions, cfg.text_encoder, self.device)
+        self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
+        self.text_dim = self.table.vectors.shape[1]
+        G, D = spec.build(self.text_dim, cfg)
+        self.G = G.to(self.device, memory_format=torch.channels_last)
+        self.D = D.to(self.device, memory_format=torch.channels_last)
+        self.objective = spec.objective(cfg)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
+        self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
+        self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.step = 0
+
+    # -- one step ---------------------------------------------------------------------------
+    def autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    def train_step(self) -> dict[str, float]:
+        index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_rng, device=self.device)
+        real = to_model(self.images[index]).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
+        text = self.table.sample(index, self.batch_rng)  # (B, text_dim)
+        with self.autocast():
+            loss_d, stats = self.objective.discriminator_loss(self.G, self.D, real, text, self.noise_rng)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        self.D.requires_grad_(False)  # G's phase needs gradients through D, not D's own
+        with self.autocast():
+            loss_g, g_stats = self.objective.generator_loss(self.G, self.D, text, self.noise_rng)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        self.step += 1
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **stats, **g_stats}
+
+    # -- state -----------------------------------------------------------------------------
+    def meta(self) -> dict:
+        return {"config": self.cfg.to_dict(), "model": self.cfg.model, "text_dim": self.text_dim,
+                "image_size": list(self.cfg.size), "t2igan_version": __version__}
+
+    def save(self) -> Path:
+        state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+                 "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state()}
+        return ckpt.save_checkpoint(self.run, self.step, {"G": self.G, "D": self.D}, self.meta(), state,
+                                    self.cfg.keep_checkpoints)
+
+    def restore(self) -> None:
+        checkpoint = ckpt.latest_checkpoint(self.run)
+        ckpt.load_weights(checkpoint, {"G": self.G, "D": self.D})
+        state = ckpt.load_state(checkpoint)
+        try:
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.batch_rng.set_state(state["batch_rng"])
+            self.noise_rng.set_state(state["noise_rng"])
+        except (KeyError, ValueError, RuntimeError):
+            raise UserError(f"checkpoint file {checkpoint / 'state.pt'} does not fit this run") from None
+        self.step = ckpt.read_meta(checkpoint)["step"]
+
+    def sample(self) -> Path:
+        self.G.eval()
+        grid = prompt_grid(self.G, self.prompts, self.prompt_vectors, 8, self.cfg.seed, self.cfg.nz)
+        self.G.train()
+        return save_png_atomic(grid, self.run / "samples" / f"step-{self.step:08d}.png")
+
+    # -- the loop --------------------------------------------------------------------------
+    def fit(self) -> dict:
+        """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise Interrupted."""
+        cfg, start, seen, last = self.cfg, time.monotonic(), 0, {}
+        deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else float("inf")
+        log = open(self.run / "log.jsonl", "a", encoding="utf-8")
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="training", unit="step", disable=not self.progress)
+        with stop_requests() as stop, log, bar:
+            while self.step < cfg.steps and time.monotonic() < deadline:
+                last = self.train_step()
+                seen += cfg.batch_size
+                rate = seen / max(time.monotonic() - start, 1e-9)
+                bar.update(1)
+                bar.set_postfix(d=f"{last['loss_d']:.3f}", g=f"{last['loss_g']:.3f}", img_s=f"{rate:.0f}")
+                if self.step % cfg.log_every == 0:
+                    log.write(json.dumps({"step": self.step, **last, "images_per_s": round(rate, 1)}) + "\n")
+                    log.flush()
+                if self.step % cfg.sample_every == 0:
+                    self.sample()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                if stop:
+                    self.save()
+                    raise Interrupted(stop[0], self.step)
+        if not ckpt.list_checkpoints(self.run) or ckpt.read_meta(ckpt.latest_checkpoint(self.run))["step"] != self.step:
+            self.save()
+        samples = self.sample()
+        minutes = (time.monotonic() - start) / 60
+        return {"step": self.step, "minutes": round(minutes, 2), "images_per_s": round(seen / max(minutes * 60, 1e-9), 1),
+                "samples": str(samples), **last}
+
+
+def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: bool = True) -> dict:
+    """Train a model into a run folder (or continue it with resume=True); returns a summary."""
+    run = Path(run)
+    if resume:
+        ckpt.latest_checkpoint(run)  # fail before loading data if there is nothing to resume
+    elif ckpt.list_checkpoints(run):
+        raise UserError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
+    run.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, run, progress)
+    if resume:
+        trainer.restore()
+    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    return trainer.fit()
