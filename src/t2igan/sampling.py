@@ -13,7 +13,7 @@ from t2igan.errors import UserError
 from t2igan.images import grid_image, to_uint8
 from t2igan.models import get_model
 from t2igan.text import embed_texts
-from t2igan.training.checkpoint import latest_checkpoint, load_weights, read_meta
+from t2igan.training.checkpoint import apply_weights, latest_checkpoint, load_checkpoint
 
 # Prompts for sample grids during training and for the demo: both subjects, several colours,
 # settings, day and night. Each is true of some procedural image.
@@ -38,12 +38,11 @@ def clean_prompts(prompts: list[str]) -> list[str]:
 
 def load_generator(run: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig, dict]:
     """The latest checkpoint's generator in eval mode, its config and its metadata."""
-    checkpoint = latest_checkpoint(Path(run))
-    meta = read_meta(checkpoint)
-    cfg = TrainConfig(**meta["config"])
-    G, _ = get_model(cfg.model).build(meta["text_dim"], cfg)
-    load_weights(checkpoint, {"G": G})
-    return G.to(device).eval(), cfg, meta
+    checkpoint = load_checkpoint(latest_checkpoint(Path(run)), with_state=False)
+    cfg = TrainConfig(**checkpoint.meta["config"])
+    G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg)
+    apply_weights(checkpoint, {"G": G})
+    return G.to(device).eval(), cfg, checkpoint.meta
 
 
 @torch.no_grad()

@@ -31,6 +31,8 @@ def fit_image(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Centre-crop to the target aspect, resize with Lanczos -> uint8 (H, W, 3)."""
     image = image.convert("RGB")
     width, height = size
+    if image.size == size:  # already right: keep the pixels exactly (captioned folders round-trip)
+        return np.asarray(image, dtype=np.uint8)
     scale = min(image.width / width, image.height / height)
     crop_w, crop_h = round(width * scale), round(height * scale)
     left, top = (image.width - crop_w) // 2, (image.height - crop_h) // 2

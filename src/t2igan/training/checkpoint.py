@@ -15,10 +15,10 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -81,28 +81,39 @@ def read_meta(checkpoint: Path) -> dict[str, Any]:
         raise UserError(f"checkpoint file {path} is corrupt (not the JSON t2igan writes)") from None
 
 
-def load_weights(checkpoint: Path, networks: dict[str, nn.Module]) -> None:
-    """Load "G.", "D."... tensors into the given networks, strictly."""
-    path = Path(checkpoint) / "weights.safetensors"
+@dataclass
+class Checkpoint:
+    path: Path
+    meta: dict[str, Any]
+    weights: dict[str, torch.Tensor]  # "G.<param>", "D.<param>"
+    state: dict[str, Any] | None  # optimizer and RNG state; None when loaded for inference
+
+
+def load_checkpoint(checkpoint: Path, with_state: bool = True) -> Checkpoint:
+    """Read and check every file of a checkpoint, or fail with a UserError naming the bad one."""
+    checkpoint = Path(checkpoint)
+    meta = read_meta(checkpoint)
+    weights = _read_file(checkpoint / "weights.safetensors", load_file)
+    state = _read_file(checkpoint / "state.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True)) \
+        if with_state else None
+    return Checkpoint(checkpoint, meta, weights, state)
+
+
+def _read_file(path: Path, reader: Callable[[Path], Any]) -> Any:
+    if not path.is_file():
+        raise UserError(f"checkpoint {path.parent} is incomplete: {path.name} is missing")
     try:
-        tensors = load_file(path)
-    except FileNotFoundError:
-        raise UserError(f"checkpoint {checkpoint} is incomplete: {path.name} is missing") from None
-    except (SafetensorError, OSError, ValueError) as error:
-        raise UserError(f"checkpoint file {path} is corrupt or truncated ({error})") from None
+        return reader(path)
+    except Exception as error:  # safetensors and torch raise many types for damaged files
+        detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise UserError(f"checkpoint file {path} is corrupt or truncated ({detail})") from None
+
+
+def apply_weights(checkpoint: Checkpoint, networks: dict[str, nn.Module]) -> None:
+    """Load the "G.", "D."... tensors into the given networks, strictly."""
     for name, net in networks.items():
-        part = {key[len(name) + 1:]: value for key, value in tensors.items() if key.startswith(f"{name}.")}
+        part = {key[len(name) + 1:]: value for key, value in checkpoint.weights.items() if key.startswith(f"{name}.")}
         try:
             net.load_state_dict(part)
         except RuntimeError:
-            raise UserError(f"checkpoint file {path} does not fit the model its meta.json describes") from None
-
-
-def load_state(checkpoint: Path) -> dict[str, Any]:
-    path = Path(checkpoint) / "state.pt"
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError(f"checkpoint {checkpoint} is incomplete: {path.name} is missing") from None
-    except Exception as error:  # torch raises several types for a damaged zip/pickle
-        raise UserError(f"checkpoint file {path} is corrupt or truncated ({type(error).__name__})") from None
+            raise UserError(f"checkpoint {checkpoint.path} does not fit the model its meta.json describes") from None

@@ -151,18 +151,17 @@ class Trainer:
         return ckpt.save_checkpoint(self.run, self.step, {"G": self.G, "D": self.D}, self.meta(), state,
                                     self.cfg.keep_checkpoints)
 
-    def restore(self) -> None:
-        checkpoint = ckpt.latest_checkpoint(self.run)
-        ckpt.load_weights(checkpoint, {"G": self.G, "D": self.D})
-        state = ckpt.load_state(checkpoint)
+    def restore(self, checkpoint: ckpt.Checkpoint) -> None:
+        ckpt.apply_weights(checkpoint, {"G": self.G, "D": self.D})
+        state = checkpoint.state
         try:
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
             self.batch_rng.set_state(state["batch_rng"])
             self.noise_rng.set_state(state["noise_rng"])
         except (KeyError, ValueError, RuntimeError):
-            raise UserError(f"checkpoint file {checkpoint / 'state.pt'} does not fit this run") from None
-        self.step = ckpt.read_meta(checkpoint)["step"]
+            raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} does not fit this run") from None
+        self.step = checkpoint.meta["step"]
 
     def sample(self) -> Path:
         self.G.eval()
@@ -205,13 +204,12 @@ class Trainer:
 def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train a model into a run folder (or continue it with resume=True); returns a summary."""
     run = Path(run)
-    if resume:
-        ckpt.latest_checkpoint(run)  # fail before loading data if there is nothing to resume
-    elif ckpt.list_checkpoints(run):
+    checkpoint = ckpt.load_checkpoint(ckpt.latest_checkpoint(run)) if resume else None  # fail before loading data
+    if not resume and ckpt.list_checkpoints(run):
         raise UserError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
     run.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run, progress)
-    if resume:
-        trainer.restore()
+    if checkpoint:
+        trainer.restore(checkpoint)
     (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     return trainer.fit()
