@@ -32,12 +32,12 @@ def fit_image(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
     image = image.convert("RGB")
     width, height = size
     if image.size == size:  # already right: keep the pixels exactly (captioned folders round-trip)
-        return np.asarray(image, dtype=np.uint8)
+        return np.array(image, dtype=np.uint8)
     scale = min(image.width / width, image.height / height)
     crop_w, crop_h = round(width * scale), round(height * scale)
     left, top = (image.width - crop_w) // 2, (image.height - crop_h) // 2
     image = image.resize(size, Image.Resampling.LANCZOS, box=(left, top, left + crop_w, top + crop_h))
-    return np.asarray(image, dtype=np.uint8)
+    return np.array(image, dtype=np.uint8)  # a writable copy, as torch.from_numpy wants
 
 
 class CaptionedFolder(torch.utils.data.Dataset):

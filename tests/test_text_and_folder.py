@@ -1,0 +1,70 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from t2igan.cli import main
+from t2igan.data.folder import CaptionedFolder
+from t2igan.data.synthetic import SyntheticCaptions
+from t2igan.errors import UserError
+from t2igan.text import embed_texts
+
+
+class CountingEncoder:
+    """A stand-in encoder that records what it was asked to encode."""
+
+    name, dim = "counting-test-encoder", 3
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        self.seen += texts
+        return torch.tensor([[len(t), t.count("a"), 1.0] for t in texts])
+
+
+def test_embeddings_are_cached_by_text_and_encoder(tmp_path: Path) -> None:
+    encoder = CountingEncoder()
+    first = embed_texts(["a cat", "a red car", "a cat"], encoder, store_dir=tmp_path)
+    assert sorted(encoder.seen) == ["a cat", "a red car"]  # duplicates are encoded once
+    again = embed_texts(["a red car", "a cat", "a van"], encoder, store_dir=tmp_path)
+    assert encoder.seen[2:] == ["a van"]  # only the new text reaches the encoder
+    assert torch.equal(again[0], first[1]) and torch.equal(again[1], first[0])
+    other = CountingEncoder()
+    other.name = "another-encoder"
+    embed_texts(["a cat"], other, store_dir=tmp_path)
+    assert other.seen == ["a cat"]  # the cache key includes the encoder
+
+
+def test_pretrained_encoder_reads_free_text_offline() -> None:
+    vectors = embed_texts(["a ginger cat lying on a blue rug", "an orange kitten lying on a blue carpet",
+                           "a red pickup truck on a street at night"])
+    assert vectors.shape == (3, 384)
+    assert torch.allclose(vectors.norm(dim=1), torch.ones(3), atol=1e-2)
+    similar, different = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
+    assert similar > different + 0.2
+
+
+def test_captioned_folder_round_trips(tmp_path: Path) -> None:
+    source = SyntheticCaptions("train", (48, 32), seed=3, length=5)
+    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--num", "5", "--size", "48x32", "--seed", "3"]) == 0
+    folder = CaptionedFolder(tmp_path / "d", (48, 32))
+    assert len(folder) == 5
+    for i in range(5):
+        image, captions, attributes = folder[i]
+        expected_image, expected_captions, expected_attributes = source[i]
+        assert torch.equal(image, expected_image)  # PNG is lossless and the size matches: exact pixels
+        assert captions == expected_captions
+        assert attributes["color"] == expected_attributes["color"]
+    lines = (tmp_path / "d" / "captions.jsonl").read_text().splitlines()
+    assert json.loads(lines[0])["file"] == "images/000000.png"
+
+
+def test_captioned_folder_resizes_and_reports_bad_manifests(tmp_path: Path) -> None:
+    main(["data", "synth", "--out", str(tmp_path / "d"), "--num", "2", "--size", "64x64"])
+    image, _, _ = CaptionedFolder(tmp_path / "d", (32, 24))[0]
+    assert image.shape == (3, 24, 32) and image.dtype == torch.uint8
+    (tmp_path / "d" / "captions.jsonl").write_text('{"file": "images/000000.png"}\n')
+    with pytest.raises(UserError, match="line 1"):
+        CaptionedFolder(tmp_path / "d")
