@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="render data, train GAN-INT-CLS on the CPU, sample and evaluate")
     p.add_argument("--out", default="demo", help="output folder (default: demo)")
-    p.add_argument("--max-minutes", type=float, default=8.0, help="training budget in minutes (default: 8)")
+    p.add_argument("--max-minutes", type=float, default=7.0, help="training budget in minutes (default: 7)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("models", help="list the models, what each adds and the sizes it makes")

@@ -1,0 +1,88 @@
+"""Training throughput of the real train step: images/s, GFLOPs per image, share of matmul peak, memory.
+
+Each configuration runs in its own process so its peak memory (max RSS) is its own.
+Prints a Markdown table. Usage: python benchmarks/bench_training.py [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+# (label, precision, timed steps, overrides). bf16 gets few small steps: on a CPU without native
+# bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
+CONFIGS = [
+    ("paper width ngf=ndf=64, batch 64", "fp32", 5, dict(ngf=64, ndf=64, batch_size=64)),
+    ("demo width ngf=ndf=32, batch 32", "fp32", 10, dict(ngf=32, ndf=32, batch_size=32)),
+    ("demo width ngf=ndf=32, batch 8", "bf16", 1, dict(ngf=32, ndf=32, batch_size=8)),
+]
+
+
+def matmul_rate(dtype: str, n: int = 1024, repeats: int = 20) -> float:
+    """Measured dense matmul GFLOP/s of this machine for a dtype (the roofline we compare to)."""
+    import torch
+
+    a = torch.randn(n, n, dtype=getattr(torch, dtype))
+    a @ a
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def one(overrides: dict, precision: str, steps: int) -> dict:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from t2igan.config import TrainConfig
+    from t2igan.training.loop import Trainer
+
+    cfg = TrainConfig(num_images=512, precision=precision, **overrides)
+    with tempfile.TemporaryDirectory() as run:
+        trainer = Trainer(cfg, run, progress=False)
+        trainer.train_step()  # warm-up: first-call allocations and kernel selection
+        with FlopCounterMode(display=False) as counter:
+            trainer.train_step()
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step()
+        seconds = time.perf_counter() - start
+    flops_per_image = counter.get_total_flops() / cfg.batch_size
+    images_per_s = steps * cfg.batch_size / seconds
+    return {"images_per_s": images_per_s, "gflops_per_image": flops_per_image / 1e9,
+            "achieved_gflops": images_per_s * flops_per_image / 1e9,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "threads": torch.get_num_threads()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per configuration (default: its own)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
+    args = parser.parse_args()
+    if args.one:
+        overrides, precision = json.loads(args.one)
+        print(json.dumps(one(overrides, precision, args.steps)))
+        return
+    peak = {dtype: matmul_rate(dtype) for dtype in ("float32", "bfloat16")}
+    print(f"measured matmul rate: fp32 {peak['float32']:.1f} GFLOP/s, bf16 {peak['bfloat16']:.1f} GFLOP/s "
+          f"({os.cpu_count()} CPU cores)\n")
+    print("| model (gan-int-cls, 64x64) | precision | images/s | GFLOPs/image | achieved GFLOP/s | of matmul peak | peak RSS |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for label, precision, steps, overrides in CONFIGS:
+        out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps or steps), "--one",
+                              json.dumps([overrides, precision])], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        share = r["achieved_gflops"] / peak["float32" if precision == "fp32" else "bfloat16"]
+        print(f"| {label} | {precision} | {r['images_per_s']:.1f} | {r['gflops_per_image']:.2f} | "
+              f"{r['achieved_gflops']:.1f} | {share:.0%} | {r['peak_rss_mb']:.0f} MB |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY
+
+from t2igan import demo
+from t2igan.cli import main
+from t2igan.data.synthetic import ATTRIBUTES
+from t2igan.evaluation import attributes
+
+TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epochs": 1, "batch": 32}
+
+
+def test_score_checks_only_what_each_caption_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = {name: {v: i for i, v in enumerate(values)} for name, values in ATTRIBUTES.items()}
+    guesses = {"subject": ["cat", "car"], "color": ["black", "blue"], "time": ["night", "night"]}
+    predicted = {name: torch.tensor([index[name][v] for v in guesses.get(name, [values[0]] * 2)])
+                 for name, values in ATTRIBUTES.items()}
+    monkeypatch.setattr(attributes, "predict", lambda net, images: predicted)
+    result = attributes.score(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), ["a black cat", "a red car at night"], None)
+    scores = result["attributes"]
+    assert scores["subject"] == {"accuracy": 1.0, "count": 2}
+    assert scores["color"] == {"accuracy": 0.5, "count": 2}  # the car is red, predicted blue
+    assert scores["time"] == {"accuracy": 1.0, "count": 1}  # only the second caption states a time
+    assert "pattern" not in scores  # nobody stated it, nobody is scored on it
+    assert result["all_stated"] == 0.5
+
+
+def test_evaluate_command_writes_a_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(attributes, "RECIPE", TINY_RECIPE)
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "2"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--run", str(run), "--num-samples", "20"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((run / "eval.json").read_text())
+    assert printed == saved and saved["step"] == 2 and saved["num_samples"] == 20
+    assert saved["stated_count"]["subject"] == 20  # every caption states its subject
+    assert all(0 <= v <= 1 for v in saved["generated"].values())
+    assert set(saved["real"]) == set(saved["generated"])
+
+
+def test_demo_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(attributes, "RECIPE", TINY_RECIPE)
+    monkeypatch.setattr(demo, "EVAL_SAMPLES", 16)
+    monkeypatch.setattr(demo, "DEMO_CONFIG", {**demo.DEMO_CONFIG, "image_size": "32", "ngf": 4, "ndf": 4,
+                                              "batch_size": 4, "num_images": 16, "steps": 3})
+    report = demo.run_demo(tmp_path / "demo", max_minutes=1)
+    assert report["step"] == 3
+    for name in ("prompts.png", "eval.json", "dataset-sample/captions.jsonl", "run/config.json"):
+        assert (tmp_path / "demo" / name).is_file(), name
