@@ -175,14 +175,17 @@ class Trainer:
         cfg, start, seen, last = self.cfg, time.monotonic(), 0, {}
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else float("inf")
         log = open(self.run / "log.jsonl", "a", encoding="utf-8")
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="training", unit="step", disable=not self.progress)
+        # With a time budget the step limit is usually a far-off cap: count steps, show minutes left.
+        bar = tqdm(total=None if cfg.max_minutes else cfg.steps, initial=self.step, desc="training", unit="step",
+                   disable=not self.progress)
         with stop_requests() as stop, log, bar:
             while self.step < cfg.steps and time.monotonic() < deadline:
                 last = self.train_step()
                 seen += cfg.batch_size
                 rate = seen / max(time.monotonic() - start, 1e-9)
                 bar.update(1)
-                bar.set_postfix(d=f"{last['loss_d']:.3f}", g=f"{last['loss_g']:.3f}", img_s=f"{rate:.0f}")
+                left = {"min_left": f"{(deadline - time.monotonic()) / 60:.1f}"} if cfg.max_minutes else {}
+                bar.set_postfix(d=f"{last['loss_d']:.3f}", g=f"{last['loss_g']:.3f}", img_s=f"{rate:.0f}", **left)
                 if self.step % cfg.log_every == 0:
                     log.write(json.dumps({"step": self.step, **last, "images_per_s": round(rate, 1)}) + "\n")
                     log.flush()
