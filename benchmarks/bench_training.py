@@ -19,8 +19,9 @@ import time
 # bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
 CONFIGS = [
     ("paper width ngf=ndf=64, batch 64", "fp32", 5, dict(ngf=64, ndf=64, batch_size=64)),
-    ("demo width ngf=ndf=32, batch 32", "fp32", 10, dict(ngf=32, ndf=32, batch_size=32)),
-    ("demo width ngf=ndf=32, batch 8", "bf16", 1, dict(ngf=32, ndf=32, batch_size=8)),
+    ("half width ngf=ndf=32, batch 32", "fp32", 10, dict(ngf=32, ndf=32, batch_size=32)),
+    ("demo: ngf=ndf=16, batch 32", "fp32", 20, dict(ngf=16, ndf=16, batch_size=32)),
+    ("demo: ngf=ndf=16, batch 8", "bf16", 2, dict(ngf=16, ndf=16, batch_size=8)),
 ]
 
 
