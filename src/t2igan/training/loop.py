@@ -116,6 +116,7 @@ class Trainer:
         self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.step = 0
+        self.saved_step: int | None = None  # the step of the newest checkpoint on disk
 
     # -- one step ---------------------------------------------------------------------------
     def autocast(self) -> torch.autocast:
@@ -148,8 +149,10 @@ class Trainer:
     def save(self) -> Path:
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state()}
-        return ckpt.save_checkpoint(self.run, self.step, {"G": self.G, "D": self.D}, self.meta(), state,
+        path = ckpt.save_checkpoint(self.run, self.step, {"G": self.G, "D": self.D}, self.meta(), state,
                                     self.cfg.keep_checkpoints)
+        self.saved_step = self.step
+        return path
 
     def restore(self, checkpoint: ckpt.Checkpoint) -> None:
         ckpt.apply_weights(checkpoint, {"G": self.G, "D": self.D})
@@ -161,7 +164,7 @@ class Trainer:
             self.noise_rng.set_state(state["noise_rng"])
         except (KeyError, ValueError, RuntimeError):
             raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} does not fit this run") from None
-        self.step = checkpoint.meta["step"]
+        self.step = self.saved_step = checkpoint.meta["step"]
 
     def sample(self) -> Path:
         self.G.eval()
@@ -194,9 +197,10 @@ class Trainer:
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
                 if stop:
-                    self.save()
+                    if self.saved_step != self.step:
+                        self.save()
                     raise Interrupted(stop[0], self.step)
-        if not ckpt.list_checkpoints(self.run) or ckpt.read_meta(ckpt.latest_checkpoint(self.run))["step"] != self.step:
+        if self.saved_step != self.step:
             self.save()
         samples = self.sample()
         minutes = (time.monotonic() - start) / 60
