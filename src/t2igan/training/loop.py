@@ -53,9 +53,8 @@ def resolve_device(name: str) -> torch.device:
 class CaptionTable:
     """Every caption's sentence vector, flat, with each image's slice: (first, count)."""
 
-    def __init__(self, captions: list[list[str]], encoder: str, device: torch.device) -> None:
-        flat = [c for caps in captions for c in caps]
-        self.vectors = embed_texts(flat, encoder).to(device)  # (M, text_dim)
+    def __init__(self, captions: list[list[str]], vectors: torch.Tensor, device: torch.device) -> None:
+        self.vectors = vectors.to(device)  # (M, text_dim), the captions flattened in order
         counts = torch.tensor([len(caps) for caps in captions])
         self.count = counts.to(device)
         self.first = (torch.cumsum(counts, 0) - counts).to(device)
@@ -102,9 +101,9 @@ class Trainer:
         data = load_into_memory(open_dataset(cfg.data, cfg.size, "train", cfg.seed), cfg.num_images, progress)
         self.images = data.images.to(self.device)  # uint8, converted per batch
         self.prompts = SAMPLE_PROMPTS if cfg.data == "synthetic" else [c[0] for c in data.captions[:8]]
-        embed_texts(self.prompts + [c for caps in data.captions for c in caps], cfg.text_encoder)  # one encoder load
-        self.table = CaptionTable(data.captions, cfg.text_encoder, self.device)
-        self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
+        vectors = embed_texts(self.prompts + [c for caps in data.captions for c in caps], cfg.text_encoder)
+        self.prompt_vectors = vectors[:len(self.prompts)]
+        self.table = CaptionTable(data.captions, vectors[len(self.prompts):], self.device)
         self.text_dim = self.table.vectors.shape[1]
         G, D = spec.build(self.text_dim, cfg)
         self.G = G.to(self.device, memory_format=torch.channels_last)
