@@ -1,3 +1,7 @@
+"""The model zoo: shapes at every size, the losses' defining properties, config resolution."""
+
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -5,32 +9,74 @@ import torch.nn.functional as F
 from t2igan import losses
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
-from t2igan.models import get_model
+from t2igan.models import MODELS, get_model, resolve
 from t2igan.models.gan_int_cls import Discriminator, Objective
+from t2igan.models.objective import Batch
+
+TEXT_DIM = 20
+SMALL = dict(ngf=8, ndf=8, nz=10, text_code=6, lr=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9)
 
 
-@pytest.mark.parametrize("side", [32, 64, 128])
-def test_gan_int_cls_shapes(side: int) -> None:
-    cfg = TrainConfig(image_size=str(side), ngf=8, ndf=8, nz=10, text_code=6)
-    G, D = get_model("gan-int-cls").build(20, cfg)
-    images = G(torch.randn(3, 10), torch.randn(3, 20))
-    assert images.shape == (3, 3, side, side)
+def small_config(model: str, size: tuple[int, int]) -> TrainConfig:
+    stage = 2 if model == "stackgan" and size == (256, 256) else 1
+    return TrainConfig(model=model, image_size=f"{size[0]}x{size[1]}", stage=stage, **SMALL)
+
+
+@pytest.mark.parametrize("model,size", [(m, s) for m, spec in MODELS.items() for s in spec.sizes])
+def test_every_model_makes_every_size_it_states(model: str, size: tuple[int, int]) -> None:
+    cfg = small_config(model, size)
+    G, D = get_model(model).build(TEXT_DIM, cfg, 5)
+    text = torch.randn(3, TEXT_DIM)
+    images = G(torch.randn(3, G.noise_dim), text)
+    width, height = size
+    assert images.shape == (3, 3, height, width)
     assert images.min() >= -1 and images.max() <= 1  # tanh output: the model convention
-    assert D(images, torch.randn(3, 20)).shape == (3,)
-    assert D.features(images).shape[-2:] == (4, 4)  # the text code is tiled onto 4x4 features
+    # Each objective runs both phases on these shapes and gives finite losses.
+    batch, rng = Batch(images.detach(), text, torch.tensor([0, 1, 4])), torch.Generator().manual_seed(0)
+    objective = get_model(model).objective(cfg)
+    assert torch.isfinite(objective.discriminator_loss(G, D, batch, rng)[0])
+    assert torch.isfinite(objective.generator_loss(G, D, batch, rng)[0])
+
+
+def test_df_gan_grows_4_by_3_images_from_a_4_by_3_grid() -> None:
+    G, D = get_model("df-gan").build(TEXT_DIM, small_config("df-gan", (512, 384)))
+    assert G.grid[1:] == (3, 4)  # (height, width) of the first feature map
+    assert D.features(torch.randn(2, 3, 384, 512)).shape[-2:] == (3, 4)
 
 
 def test_unsupported_size_names_the_sizes() -> None:
     with pytest.raises(UserError, match="cannot make 48x48.*64x64"):
         get_model("gan-int-cls").check_size((48, 48))
+    with pytest.raises(UserError, match="df-gan cannot make 32x32.*512x384"):
+        get_model("df-gan").check_size((32, 32))
     with pytest.raises(UserError, match="unknown model"):
         get_model("no-such-gan")
 
+
+def test_resolve_fills_the_models_paper_settings_and_keeps_given_ones() -> None:
+    df = resolve(TrainConfig())
+    assert (df.model, df.lr, df.lr_d, df.beta1, df.beta2, df.ngf, df.image_size) == ("df-gan", 1e-4, 4e-4, 0.0, 0.9, 32, "64")
+    stack = resolve(TrainConfig(model="stackgan", lr=5e-4))
+    assert (stack.lr, stack.lr_d, stack.ngf, stack.ndf, stack.beta1) == (5e-4, 5e-4, 128, 64, 0.5)
+    assert resolve(TrainConfig(model="tac-gan")).label == "subject+color"
+    with pytest.raises(UserError, match="needs --stage1-run"):
+        resolve(TrainConfig(model="stackgan", stage=2))
+
+
+# -- losses --------------------------------------------------------------------------------------
 
 def test_matching_aware_loss_penalises_a_confident_mismatch() -> None:
     right, wrong, fake = torch.zeros(4), torch.zeros(4, requires_grad=True), torch.zeros(4)
     losses.matching_aware_d_loss(right, wrong, fake).backward()
     assert (wrong.grad > 0).all()  # raising D's score of (real image, wrong text) raises its loss
+
+
+class NoiseGenerator:
+    """A stand-in G whose fakes are uniform noise: D's real-vs-fake job is easy."""
+    noise_dim = 4
+
+    def __call__(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        return torch.rand(len(text), 3, 32, 32) * 2 - 1
 
 
 def _plain_gan_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right: torch.Tensor) -> torch.Tensor:
@@ -48,11 +94,10 @@ def _text_gap_after_training(monkeypatch: pytest.MonkeyPatch, loss) -> float:
     real = palette[colors][:, :, None, None].expand(-1, -1, 32, 32).contiguous()
     text = F.one_hot(colors, 4).float()
     D = Discriminator(text_dim=4, image_size=32, ndf=8, text_code=8)
-    noise_G = lambda z, t: torch.rand(len(t), 3, 32, 32) * 2 - 1  # fakes are noise: D's job is easy
-    objective, rng = Objective(nz=4), torch.Generator().manual_seed(0)
+    objective, rng = Objective(), torch.Generator().manual_seed(0)
     opt = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
     for _ in range(100):
-        loss, _ = objective.discriminator_loss(noise_G, D, real, text, rng)
+        loss, _ = objective.discriminator_loss(NoiseGenerator(), D, Batch(real, text), rng)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -67,3 +112,63 @@ def test_matching_aware_d_learns_to_read_the_text(monkeypatch: pytest.MonkeyPatc
 def test_without_the_mismatched_pair_d_ignores_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
     # The control: the test above passes only because of the mismatched-text term.
     assert abs(_text_gap_after_training(monkeypatch, _plain_gan_d_loss)) < 0.2
+
+
+def test_ma_gp_flows_to_image_and_text_and_into_d() -> None:
+    torch.manual_seed(0)
+    _, D = get_model("df-gan").build(TEXT_DIM, small_config("df-gan", (64, 64)))
+    for gamma in (m for name, m in D.named_parameters() if name.endswith("gamma")):
+        gamma.data.fill_(0.5)  # residual branches on, as after some training
+    image = torch.randn(4, 3, 64, 64, requires_grad=True)
+    text = torch.randn(4, TEXT_DIM, requires_grad=True)
+    logits = D(image, text)
+    grad_image, grad_text = torch.autograd.grad(logits.sum(), (image, text), retain_graph=True)
+    assert grad_image.abs().sum() > 0 and grad_text.abs().sum() > 0  # D's output depends on both inputs
+    penalty = losses.matching_aware_gradient_penalty(logits, image, text, k=2.0, p=6.0)
+    norm = (grad_image.flatten(1).square().sum(1) + grad_text.square().sum(1)).sqrt()
+    assert torch.allclose(penalty, 2.0 * norm.pow(6).mean())  # one norm over image and text together
+    penalty.backward()
+    grads = [p.grad for p in D.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads) and sum(g.abs().sum() for g in grads) > 0
+
+
+def test_ca_kl_term_matches_the_closed_form() -> None:
+    mu, logvar = torch.randn(8, 16), torch.randn(8, 16)
+    sigma = (0.5 * logvar).exp()
+    expected = torch.distributions.kl_divergence(torch.distributions.Normal(mu, sigma),
+                                                 torch.distributions.Normal(0.0, 1.0)).mean()
+    assert torch.allclose(losses.kl_to_standard_normal(mu, logvar), expected, atol=1e-6)
+    assert losses.kl_to_standard_normal(torch.zeros(2, 3), torch.zeros(2, 3)) == 0  # N(0, I) itself
+
+
+def test_d2d_ce_is_lower_for_the_right_class() -> None:
+    torch.manual_seed(0)
+    proxies = F.normalize(torch.randn(4, 32), dim=1)
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    embed = proxies[labels] + 0.05 * torch.randn(6, 32)  # each image near its own class proxy
+    right = losses.data_to_data_cross_entropy(embed, proxies[labels], labels)
+    wrong_labels = (labels + 1) % 4
+    wrong = losses.data_to_data_cross_entropy(embed, proxies[wrong_labels], wrong_labels)
+    assert right < wrong
+
+
+def test_d2d_ce_ignores_same_class_pairs_as_negatives() -> None:
+    embed = F.normalize(torch.ones(2, 8), dim=1)  # two identical images
+    same = losses.data_to_data_cross_entropy(embed, embed, torch.tensor([0, 0]))
+    different = losses.data_to_data_cross_entropy(embed, embed, torch.tensor([0, 1]))
+    # Same class: no negatives, and the proxy is the image itself (cosine 1 > margin): zero loss.
+    assert same.item() == pytest.approx(0.0, abs=1e-6) and different > 0.5
+
+
+def test_hinge_losses() -> None:
+    assert losses.hinge_d_loss(torch.full((3,), 2.0), torch.full((3,), -2.0), torch.full((3,), -2.0)) == 0
+    assert losses.hinge_d_loss(torch.zeros(3), torch.zeros(3), torch.zeros(3)) == 2
+    assert losses.hinge_g_loss(torch.tensor([1.0, 3.0])) == -2
+
+
+def test_stackgan_stage2_keeps_stage1_frozen_and_in_eval_mode() -> None:
+    cfg = dataclasses.replace(small_config("stackgan", (256, 256)))
+    G, _ = get_model("stackgan").build(TEXT_DIM, cfg)
+    G.train()
+    assert not G.stage1.training and not any(p.requires_grad for p in G.stage1.parameters())
+    assert G.noise_dim == G.stage1.noise_dim + cfg.text_code  # image noise + both stages' CA epsilon

@@ -14,21 +14,28 @@ from t2igan.errors import UserError
 
 TRAIN_HELP = {
     "data": "'synthetic' (procedural captioned cats and cars, rendered on the fly) or a captioned folder (see README)",
-    "model": "method to train; `t2igan models` lists them",
-    "image_size": "S for SxS or WxH, e.g. 64 or 512x384",
+    "model": "method to train; `t2igan models` lists them with their sizes",
+    "image_size": "S for SxS or WxH, e.g. 64 or 512x384 (default: the model's; StackGAN stage II: 256)",
     "steps": "stop after this many steps (one D and one G update each)",
     "max_minutes": "also stop after this many minutes of training, whichever comes first",
     "batch_size": "images per step",
-    "lr": "Adam learning rate of G, and of D unless --lr-d is given",
-    "lr_d": "Adam learning rate of D (default: --lr)",
-    "beta1": "Adam beta1",
-    "beta2": "Adam beta2",
-    "nz": "noise dimensions",
-    "ngf": "filters of G's last layer before the image (earlier layers have 2x, 4x, 8x)",
-    "ndf": "filters of D's first layer (later layers have 2x, 4x, 8x)",
-    "text_code": "size of the code the sentence vector is projected to, in G and D",
+    "lr": "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)",
+    "lr_d": "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
+    "beta1": "Adam beta1 (DF-GAN: 0.0; others: 0.5)",
+    "beta2": "Adam beta2 (DF-GAN: 0.9; others: 0.999)",
+    "nz": "noise dimensions (100)",
+    "ngf": "G's width: the filters of its last layer (DF-GAN 32, GAN-INT-CLS and TAC-GAN 64) or StackGAN's "
+           "GF_DIM (128); coarser layers have up to 8x as many",
+    "ndf": "D's first-layer filters (DF-GAN 32, others 64); deeper layers have up to 8x as many",
+    "text_code": "size of the code the sentence vector becomes: GAN-INT-CLS 128, TAC-GAN 256, StackGAN's CA 128 "
+                 "(DF-GAN uses the sentence vector itself)",
     "text_encoder": "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained and frozen)",
     "num_images": "training images: rendered (synthetic) or read at most (folder)",
+    "ema_decay": "decay of the moving average of G's weights that samples and is evaluated; 0 turns it off",
+    "stage": "StackGAN's stage: 1 (64 px) or 2 (256 px on top of a frozen stage-I run)",
+    "stage1_run": "StackGAN stage 2: the run folder of the trained stage I",
+    "label": "TAC-GAN's class per image: attribute names joined by + (synthetic: subject+color; folders: label)",
+    "aux_loss": "TAC-GAN's class loss: ac (AC-GAN cross-entropy) or d2d-ce (ReACGAN)",
     "seed": "seed of data, weights, noise and batches: same seed, same run",
     "precision": "fp32, or bf16 autocast (fast on GPUs and CPUs with native bf16; slow emulation on others)",
     "device": "auto (CUDA if present), cpu, cuda or cuda:N",
@@ -41,12 +48,19 @@ TRAIN_HELP = {
 
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
+    choices = {"precision": ["fp32", "bf16"], "aux_loss": ["ac", "d2d-ce"], "stage": [1, 2]}
     for field in dataclasses.fields(TrainConfig):
         value = getattr(defaults, field.name)
-        kind = {int: int, float: float, str: str}.get(type(value), float if "float" in str(field.type) else str)
-        extra = {"choices": ["fp32", "bf16"]} if field.name == "precision" else {}
+        kind = int if "int" in str(field.type) else float if "float" in str(field.type) else str
+        shown = "" if value is None else f" (default: {value})"
         parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS,
-                            help=f"{TRAIN_HELP[field.name]} (default: {value})", **extra)
+                            help=f"{TRAIN_HELP[field.name]}{shown}", choices=choices.get(field.name))
+
+
+def _add_sampling_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--truncation", type=float, metavar="T",
+                        help="redraw noise values beyond +-T: less variety, cleaner images (default: none)")
+    parser.add_argument("--no-ema", action="store_true", help="use G's raw weights, not their moving average")
 
 
 def _given(args: argparse.Namespace) -> dict:
@@ -77,14 +91,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     if args.num < 1:
         raise UserError("--num must be at least 1")
-    grid = generate_from_run(args.run, args.prompt, args.num, args.seed, args.device)
+    grid = generate_from_run(args.run, args.prompt, args.num, args.seed, args.device, args.truncation, not args.no_ema)
     print(save_png_atomic(grid, args.out))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from t2igan.evaluation.attributes import evaluate_run
 
-    report = evaluate_run(args.run, num_samples=args.num_samples, seed=args.seed)
+    report = evaluate_run(args.run, num_samples=args.num_samples, seed=args.seed, truncation=args.truncation,
+                          ema=not args.no_ema)
     print(json.dumps(report, indent=2))
 
 
@@ -99,7 +114,7 @@ def cmd_models(_args: argparse.Namespace) -> None:
 
     for spec in MODELS.values():
         sizes = ", ".join(f"{w}x{h}" for w, h in spec.sizes)
-        print(f"{spec.name:14s} {spec.description}\n{'':14s} sizes: {sizes}")
+        print(f"{spec.name:12s} {spec.description}\n{'':12s} sizes: {sizes}")
 
 
 def cmd_data_synth(args: argparse.Namespace) -> None:
@@ -131,12 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same images (default: 0)")
     p.add_argument("--out", default="generated.png", help="PNG grid to write (default: generated.png)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    _add_sampling_flags(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("evaluate", help="score a run trained on the synthetic data, attribute by attribute")
     p.add_argument("--run", required=True, help="run folder made by `t2igan train`")
     p.add_argument("--num-samples", type=int, default=1000, help="generated images to score (default: 1000)")
     p.add_argument("--seed", type=int, default=0, help="seed of captions and noise (default: 0)")
+    _add_sampling_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="render data, train GAN-INT-CLS on the CPU, sample and evaluate")

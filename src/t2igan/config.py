@@ -13,22 +13,29 @@ from t2igan.errors import UserError
 
 @dataclass
 class TrainConfig:
+    """Every training setting. None means "the model's default" (see t2igan.models.resolve)."""
+
     data: str = "synthetic"  # "synthetic" or a captioned folder
-    model: str = "gan-int-cls"
-    image_size: str = "64"  # "S" for S x S, or "WxH"
+    model: str = "df-gan"
+    image_size: str | None = None  # "S" for S x S, or "WxH"
     steps: int = 10_000  # stop after this many steps (G and D update once each) ...
     max_minutes: float | None = None  # ... or after this much wall-clock time, whichever comes first
     batch_size: int = 64
-    lr: float = 2e-4  # Adam learning rate of G (and of D unless lr_d is set)
-    lr_d: float | None = None
-    beta1: float = 0.5  # DCGAN's Adam betas
-    beta2: float = 0.999
-    nz: int = 100  # noise dimensions
-    ngf: int = 64  # filters of G's last up-sampling layer (earlier layers have multiples)
-    ndf: int = 64  # filters of D's first layer
-    text_code: int = 128  # sentence vector -> code of this size, in G and in D
+    lr: float | None = None  # Adam learning rate of G
+    lr_d: float | None = None  # ... and of D (default: the model's, else lr)
+    beta1: float | None = None  # Adam betas
+    beta2: float | None = None
+    nz: int | None = None  # noise dimensions
+    ngf: int | None = None  # G's width (its meaning per model: `t2igan train --help`)
+    ndf: int | None = None  # D's first-layer filters
+    text_code: int | None = None  # sentence vector -> code of this size (GAN-INT-CLS, TAC-GAN; StackGAN's CA)
     text_encoder: str = "minilm"
     num_images: int = 10_000  # training images to render (synthetic) or to load at most (folder)
+    ema_decay: float = 0.999  # EMA of G's weights, used for samples and evaluation; 0 turns it off
+    stage: int = 1  # StackGAN's stage: 1 (64 px) or 2 (256 px, on a frozen stage-I run)
+    stage1_run: str | None = None  # StackGAN stage II: the stage-I run folder
+    label: str | None = None  # TAC-GAN's class: attribute names joined by "+" (synthetic: subject+color)
+    aux_loss: str = "ac"  # TAC-GAN's class loss: ac (cross-entropy) | d2d-ce (ReACGAN)
     seed: int = 0
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -80,6 +87,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def validate(cfg: TrainConfig) -> TrainConfig:
+    """Check a resolved config (no None left in the model settings); raise UserError on the first problem."""
     positive = ["steps", "batch_size", "nz", "ngf", "ndf", "text_code", "num_images",
                 "sample_every", "checkpoint_every", "log_every", "keep_checkpoints"]
     for name in positive:
@@ -89,8 +97,16 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UserError("--batch-size must be at least 2 (mismatched captions come from other images in the batch)")
     if cfg.lr <= 0 or (cfg.lr_d is not None and cfg.lr_d <= 0):
         raise UserError("learning rates must be positive")
+    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
+        raise UserError(f"Adam betas must be in [0, 1) (got {cfg.beta1}, {cfg.beta2})")
     if cfg.max_minutes is not None and cfg.max_minutes <= 0:
         raise UserError("--max-minutes must be positive")
+    if not 0 <= cfg.ema_decay < 1:
+        raise UserError(f"--ema-decay must be in [0, 1) (got {cfg.ema_decay}); 0 turns the EMA off")
+    if cfg.stage not in (1, 2):
+        raise UserError(f"--stage must be 1 or 2 (got {cfg.stage})")
+    if cfg.aux_loss not in ("ac", "d2d-ce"):
+        raise UserError(f"--aux-loss must be ac or d2d-ce (got {cfg.aux_loss!r})")
     if cfg.precision not in ("fp32", "bf16"):
         raise UserError(f"--precision must be fp32 or bf16 (got {cfg.precision!r})")
     parse_size(cfg.image_size)

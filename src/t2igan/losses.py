@@ -23,3 +23,59 @@ def matching_aware_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fa
 def non_saturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-log D(G(z)) (Goodfellow et al. 2014): strong gradients early, when D rejects every fake."""
     return F.softplus(-fake_logits).mean()
+
+
+def hinge_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right: torch.Tensor) -> torch.Tensor:
+    """DF-GAN's matching-aware hinge loss: real+right above +1; real+wrong and fake below -1, each 1/2."""
+    return F.relu(1 - real_right).mean() + 0.5 * (F.relu(1 + real_wrong).mean() + F.relu(1 + fake_right).mean())
+
+
+def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    return -fake_logits.mean()
+
+
+def matching_aware_gradient_penalty(logits: torch.Tensor, image: torch.Tensor, text: torch.Tensor,
+                                    k: float = 2.0, p: float = 6.0) -> torch.Tensor:
+    """MA-GP (Tao et al. 2022, eq. 3): k * E[(||grad_image D|| + ||grad_text D||)^p] at real, matching pairs.
+
+    The gradient norm is over the image and the sentence vector together (one concatenated vector per
+    sample, as in the official code). It smooths D around the real data *and* its true text, so G
+    gets a useful gradient towards text-matching images. `logits` must come from D(image, text)
+    with image and text requiring grad; the penalty keeps the graph for D's backward pass.
+    """
+    grad_image, grad_text = torch.autograd.grad(logits.sum(), (image, text), create_graph=True)
+    squared = grad_image.flatten(1).square().sum(1) + grad_text.flatten(1).square().sum(1)  # (B,)
+    return k * squared.sqrt().pow(p).mean()
+
+
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) of StackGAN's conditioning augmentation, averaged over elements.
+
+    Closed form per element: -1/2 (1 + log sigma^2 - mu^2 - sigma^2). The official code takes the
+    mean over batch and dimensions (not the sum over dimensions), which sets the scale of its weight.
+    """
+    return -0.5 * (1 + logvar - mu.square() - logvar.exp()).mean()
+
+
+def auxiliary_class_loss(class_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """AC-GAN's auxiliary classifier loss: cross-entropy of the image's class."""
+    return F.cross_entropy(class_logits, labels)
+
+
+def data_to_data_cross_entropy(embed: torch.Tensor, proxy: torch.Tensor, labels: torch.Tensor,
+                               temperature: float = 0.5, margin: float = 0.98) -> torch.Tensor:
+    """ReACGAN's D2D-CE (Kang et al. 2021, eq. 7) over one batch.
+
+    embed: (B, d) image embeddings from D; proxy: (B, d) the embeddings of each sample's class.
+    For sample i: -log( e^{s+} / (e^{s+} + sum_j e^{s_ij}) ), where s+ = min(cos(f_i, v_yi) - m_p, 0) / T
+    pulls the image towards its class proxy until the cosine passes m_p, and the sum runs over the
+    batch's samples of *other* classes only (same-class pairs are false negatives), each
+    s_ij = max(cos(f_i, f_j) - (1 - m_p), 0) / T pushing different classes apart. The margins stop
+    easy pairs from contributing, which is what keeps ACGAN's training from collapsing early.
+    """
+    embed, proxy = F.normalize(embed, dim=1), F.normalize(proxy, dim=1)
+    positive = (torch.clamp((embed * proxy).sum(1) - margin, max=0) / temperature)[:, None]  # (B, 1)
+    negatives = torch.clamp(embed @ embed.T - (1 - margin), min=0) / temperature  # (B, B)
+    other_class = labels[:, None] != labels[None, :]  # also excludes the diagonal
+    negatives = negatives.masked_fill(~other_class, float("-inf"))
+    return (torch.logsumexp(torch.cat([positive, negatives], dim=1), dim=1) - positive[:, 0]).mean()

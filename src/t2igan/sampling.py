@@ -36,35 +36,52 @@ def clean_prompts(prompts: list[str]) -> list[str]:
     return cleaned
 
 
-def load_generator(run: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, TrainConfig, dict]:
-    """The latest checkpoint's generator in eval mode, its config and its metadata."""
+def load_generator(run: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> tuple[nn.Module, TrainConfig, dict]:
+    """The latest checkpoint's generator in eval mode (its EMA weights unless ema=False), config and
+    metadata; meta["weights"] says which were loaded ("G_ema" or "G")."""
     checkpoint = load_checkpoint(latest_checkpoint(Path(run)), with_state=False)
     cfg = TrainConfig(**checkpoint.meta["config"])
-    G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg)
-    apply_weights(checkpoint, {"G": G})
-    return G.to(device).eval(), cfg, checkpoint.meta
+    G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg, len(checkpoint.meta.get("classes", [])))
+    has_ema = any(key.startswith("G_ema.") for key in checkpoint.weights)
+    weights = "G_ema" if ema and has_ema else "G"
+    apply_weights(checkpoint, {weights: G})
+    return G.to(device).eval(), cfg, {**checkpoint.meta, "weights": weights}
+
+
+def noise(n: int, dim: int, seed: int, truncation: float | None = None) -> torch.Tensor:
+    """(n, dim) standard normal noise from `seed`; with truncation T, every value lies in [-T, T].
+
+    The truncation trick (Brock et al. 2019; DF-GAN's sampling): values beyond T are redrawn, which
+    trades variety for fidelity as T shrinks.
+    """
+    rng = torch.Generator().manual_seed(seed)
+    if truncation is None:
+        return torch.randn(n, dim, generator=rng)
+    if truncation <= 0:
+        raise UserError(f"--truncation must be positive (got {truncation})")
+    return nn.init.trunc_normal_(torch.empty(n, dim), a=-truncation, b=truncation, generator=rng)
 
 
 @torch.no_grad()
-def generate(G: nn.Module, text: torch.Tensor, num: int, seed: int, nz: int) -> torch.Tensor:
+def generate(G: nn.Module, text: torch.Tensor, num: int, seed: int, truncation: float | None = None) -> torch.Tensor:
     """(P, text_dim) sentence vectors -> uint8 (P * num, 3, H, W), prompt-major.
 
     The noise comes from its own generator seeded by `seed`: same seed, same images.
     """
     device = next(G.parameters()).device
-    rng = torch.Generator().manual_seed(seed)
-    z = torch.randn(len(text) * num, nz, generator=rng).to(device)
+    z = noise(len(text) * num, G.noise_dim, seed, truncation).to(device)
     vectors = text.to(device).repeat_interleave(num, dim=0)
     return to_uint8(G(z, vectors)).cpu()
 
 
-def prompt_grid(G: nn.Module, prompts: list[str], text: torch.Tensor, num: int, seed: int, nz: int) -> Image.Image:
+def prompt_grid(G: nn.Module, prompts: list[str], text: torch.Tensor, num: int, seed: int,
+                truncation: float | None = None) -> Image.Image:
     """One row of `num` images per prompt, the prompt printed under its row."""
-    return grid_image(generate(G, text, num, seed, nz), captions=prompts, columns=num)
+    return grid_image(generate(G, text, num, seed, truncation), captions=prompts, columns=num)
 
 
-def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0,
-                      device: str = "cpu") -> Image.Image:
+def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0, device: str = "cpu",
+                      truncation: float | None = None, ema: bool = True) -> Image.Image:
     prompts = clean_prompts(prompts)
-    G, cfg, _ = load_generator(run, device)
-    return prompt_grid(G, prompts, embed_texts(prompts, cfg.text_encoder), num, seed, cfg.nz)
+    G, cfg, _ = load_generator(run, device, ema)
+    return prompt_grid(G, prompts, embed_texts(prompts, cfg.text_encoder), num, seed, truncation)

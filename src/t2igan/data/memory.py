@@ -56,3 +56,23 @@ def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None
             attributes += batch_attributes
             bar.update(len(batch_images))
     return CaptionedTensors(torch.cat(images), captions, attributes)
+
+
+def class_labels(attributes: list[dict], label: str) -> tuple[list[str], torch.Tensor]:
+    """Each image's class from its attributes: `label` names them, joined by '+' (e.g. 'subject+color').
+
+    Returns the sorted class names and a (N,) tensor of class indices.
+    """
+    names = [name.strip() for name in label.split("+") if name.strip()]
+    if not names:
+        raise UserError(f"--label {label!r} names no attribute")
+    keys = []
+    for index, attrs in enumerate(attributes):
+        missing = [name for name in names if name not in attrs]
+        if missing:
+            raise UserError(f"this model needs a class label for every image, but image {index} has no "
+                            f"{missing[0]!r} attribute; choose attributes it has with --label NAME[+NAME]")
+        keys.append("+".join(str(attrs[name]) for name in names))
+    classes = sorted(set(keys))
+    lookup = {name: i for i, name in enumerate(classes)}
+    return classes, torch.tensor([lookup[key] for key in keys])

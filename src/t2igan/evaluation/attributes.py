@@ -149,27 +149,34 @@ def score(images: torch.Tensor, captions: list[str], net: AttributeNet) -> dict:
     return {"attributes": per_attribute, "all_stated": round(all_right.float().mean().item(), 4)}
 
 
+DIVERSITY_CAPTIONS, DIVERSITY_SAMPLES = 50, 8
+
+
 def evaluate_run(run: str | Path, num_samples: int = 1000, seed: int = 0, device: str = "cpu",
-                 progress: bool = True) -> dict:
-    """Score a run trained on the synthetic data; also writes RUN/eval.json."""
+                 progress: bool = True, truncation: float | None = None, ema: bool = True) -> dict:
+    """Score a run trained on the synthetic data (attributes and diversity); also writes RUN/eval.json."""
+    from t2igan.evaluation.diversity import diversity
     from t2igan.sampling import generate, load_generator
 
     if num_samples < 1:
         raise UserError("--num-samples must be at least 1")
-    G, cfg, meta = load_generator(run, device)
+    G, cfg, meta = load_generator(run, device, ema)
     if cfg.data != "synthetic":
         raise UserError(f"attribute evaluation needs a run trained on --data synthetic ({run} used {cfg.data})")
     net, real = attribute_classifier(progress)
     captions = test_captions(num_samples, seed)
     vectors = embed_texts(captions, cfg.text_encoder)
-    images = torch.cat([generate(G, vectors[i:i + 250], 1, seed + i, cfg.nz) for i in range(0, len(captions), 250)])
+    images = torch.cat([generate(G, vectors[i:i + 250], 1, seed + i, truncation) for i in range(0, len(captions), 250)])
     result = score(images, captions, net)
+    varied = generate(G, vectors[:DIVERSITY_CAPTIONS], DIVERSITY_SAMPLES, seed, truncation)
     report = {
         "run": str(run), "step": meta["step"], "model": cfg.model, "num_samples": num_samples, "seed": seed,
+        "weights": meta["weights"], "truncation": truncation,
         "generated": {k: v["accuracy"] for k, v in result["attributes"].items()},
         "generated_all_stated": result["all_stated"],
         "real": {k: real[k] for k in result["attributes"]},
         "stated_count": {k: v["count"] for k, v in result["attributes"].items()},
+        "diversity": diversity(varied, DIVERSITY_SAMPLES),
         "trusted": all(real[k] is not None and real[k] >= TRUST for k in result["attributes"]),
     }
     (Path(run) / "eval.json").write_text(json.dumps(report, indent=2))

@@ -1,14 +1,25 @@
-"""The model zoo: a registry from method name to its generator, discriminator and objective."""
+"""The model zoo: a registry from method name to its networks, objective and default settings.
+
+A config field left unset (None) takes the model's default, then the common default below, so
+`t2igan train --model stackgan` trains with StackGAN's widths and learning rates, and the saved
+config.json shows every value that was used.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch import nn
 
+from t2igan.config import TrainConfig
 from t2igan.errors import UserError
-from t2igan.models import gan_int_cls
+from t2igan.models import df_gan, gan_int_cls, stackgan, tac_gan
+
+# DCGAN's settings (Radford et al. 2016), which GAN-INT-CLS, StackGAN and TAC-GAN all start from.
+COMMON_DEFAULTS: dict[str, Any] = dict(image_size="64", lr=2e-4, beta1=0.5, beta2=0.999, nz=100, ngf=64, ndf=64,
+                                       text_code=128)
 
 
 @dataclass(frozen=True)
@@ -16,8 +27,13 @@ class ModelSpec:
     name: str
     description: str
     sizes: tuple[tuple[int, int], ...]  # (width, height) the model can make
-    build: Callable[..., tuple[nn.Module, nn.Module]]  # (text_dim, config) -> (G, D)
-    objective: Callable[..., Any]  # (config) -> object with discriminator_loss / generator_loss
+    build: Callable[..., tuple[nn.Module, nn.Module]]  # (text_dim, config, num_classes) -> (G, D)
+    objective: Callable[[TrainConfig], Any]  # config -> object with discriminator_loss / generator_loss
+    defaults: dict[str, Any] = field(default_factory=dict)  # the paper's settings for unset config fields
+    needs_labels: bool = False  # trains on a class label per image (--label)
+    # Optional hooks: more defaults computed from the config, and weights to start from before step 0.
+    config_defaults: Callable[[TrainConfig], dict[str, Any]] | None = None
+    warm_start: Callable[[nn.Module, TrainConfig], None] | None = None
 
     def check_size(self, size: tuple[int, int]) -> None:
         if size not in self.sizes:
@@ -26,13 +42,25 @@ class ModelSpec:
 
 
 MODELS: dict[str, ModelSpec] = {
+    "df-gan": ModelSpec(
+        name="df-gan",
+        description="Tao et al. 2022 (default): one stage, deep text-image fusion blocks, hinge loss + MA-GP",
+        sizes=df_gan.SIZES, build=df_gan.build, objective=lambda cfg: df_gan.Objective(),
+        defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32)),
+    "stackgan": ModelSpec(
+        name="stackgan",
+        description="Zhang et al. 2017: conditioning augmentation; stage I 64 px, stage II 256 px (--stage 2)",
+        sizes=stackgan.SIZES, build=stackgan.build, objective=lambda cfg: stackgan.Objective(),
+        defaults=dict(ngf=128, ndf=64), config_defaults=stackgan.stage_defaults, warm_start=stackgan.load_stage1),
+    "tac-gan": ModelSpec(
+        name="tac-gan",
+        description="Dash et al. 2017: auxiliary classifier on D (--label); --aux-loss d2d-ce for ReACGAN's loss",
+        sizes=tac_gan.SIZES, build=tac_gan.build, objective=lambda cfg: tac_gan.Objective(cfg.aux_loss),
+        defaults=dict(text_code=256), needs_labels=True),
     "gan-int-cls": ModelSpec(
         name="gan-int-cls",
         description="Reed et al. 2016: text-conditioned DCGAN, matching-aware D, interpolated text embeddings",
-        sizes=gan_int_cls.SIZES,
-        build=lambda text_dim, cfg: gan_int_cls.build(text_dim, cfg.size, cfg.nz, cfg.ngf, cfg.ndf, cfg.text_code),
-        objective=lambda cfg: gan_int_cls.Objective(cfg.nz),
-    ),
+        sizes=gan_int_cls.SIZES, build=gan_int_cls.build, objective=lambda cfg: gan_int_cls.Objective()),
 }
 
 
@@ -40,3 +68,17 @@ def get_model(name: str) -> ModelSpec:
     if name not in MODELS:
         raise UserError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return MODELS[name]
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """Fill every unset field: the model's hook, then the model's defaults, then the common ones."""
+    spec = get_model(cfg.model)
+    hooked = spec.config_defaults(cfg) if spec.config_defaults else {}
+    defaults = {**COMMON_DEFAULTS, **spec.defaults, **hooked}
+    filled = {name: value for name, value in defaults.items() if getattr(cfg, name) is None}
+    cfg = dataclasses.replace(cfg, **filled)
+    if cfg.lr_d is None:
+        cfg = dataclasses.replace(cfg, lr_d=cfg.lr)
+    if cfg.label is None and spec.needs_labels:
+        cfg = dataclasses.replace(cfg, label="subject+color" if cfg.data == "synthetic" else "label")
+    return cfg

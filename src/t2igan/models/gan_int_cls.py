@@ -2,7 +2,7 @@
 
 A DCGAN whose generator sees [noise, text code] and whose discriminator tiles the text code onto
 its 4x4 features. The losses that make it GAN-INT-CLS (the matching-aware discriminator and the
-interpolated text embeddings) live in `t2igan.losses` and `t2igan.training.objectives`.
+interpolated text embeddings) are in `Objective` below, over the pure functions of `t2igan.losses`.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from t2igan import losses
+from t2igan.models.objective import Batch, noise, stats
 from t2igan.models.layers import dcgan_init, doublings, text_projection
 
 SIZES = ((32, 32), (64, 64), (128, 128))  # the paper's is 64x64; the DCGAN tower scales by doubling
@@ -21,7 +22,7 @@ class Generator(nn.Module):
 
     def __init__(self, text_dim: int, image_size: int = 64, nz: int = 100, ngf: int = 64, text_code: int = 128) -> None:
         super().__init__()
-        self.nz = nz
+        self.noise_dim = nz
         ups = doublings(image_size)  # 4 for 64 px: 4 -> 8 -> 16 -> 32 -> 64
         channels = [ngf * 2 ** (ups - 1 - i) for i in range(ups)]  # 64 px: [8, 4, 2, 1] * ngf
         self.project_text = text_projection(text_dim, text_code)
@@ -77,9 +78,9 @@ class Discriminator(nn.Module):
         return self.judge(self.features(image), text)
 
 
-def build(text_dim: int, image_size: tuple[int, int], nz: int, ngf: int, ndf: int, text_code: int) -> tuple[nn.Module, nn.Module]:
-    side = image_size[0]
-    return (Generator(text_dim, side, nz, ngf, text_code), Discriminator(text_dim, side, ndf, text_code))
+def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    side = cfg.size[0]
+    return (Generator(text_dim, side, cfg.nz, cfg.ngf, cfg.text_code), Discriminator(text_dim, side, cfg.ndf, cfg.text_code))
 
 
 class Objective:
@@ -91,31 +92,28 @@ class Objective:
     Mismatched text = the batch's texts rolled by one, i.e. another image's caption.
     """
 
-    def __init__(self, nz: int, interpolation: float = 0.5) -> None:
-        self.nz = nz
+    def __init__(self, interpolation: float = 0.5) -> None:
         self.beta = interpolation
 
-    def noise(self, n: int, rng: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, self.nz, generator=rng, device=rng.device)
-
-    def discriminator_loss(self, G: nn.Module, D: Discriminator, real: torch.Tensor, text: torch.Tensor,
+    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
                            rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        text = batch.text
         with torch.no_grad():
-            fake = G(self.noise(len(text), rng), text)
-        real_features = D.features(real)
+            fake = G(noise(G, len(text), rng), text)
+        real_features = D.features(batch.real)
         real_right, real_wrong = D.judge(real_features, text), D.judge(real_features, text.roll(1, 0))
         fake_right = D(fake, text)
         loss = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
-        return loss, {"d_real": real_right.mean().item(), "d_wrong": real_wrong.mean().item(),
-                      "d_fake": fake_right.mean().item()}
+        return loss, stats(d_real=real_right, d_wrong=real_wrong, d_fake=fake_right)
 
-    def generator_loss(self, G: nn.Module, D: Discriminator, text: torch.Tensor,
+    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
                        rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        text = batch.text
         mixed = self.beta * text + (1 - self.beta) * text.roll(1, 0)  # (B, text_dim)
-        # Plain and interpolated texts in separate passes, not one concatenated batch: G and D use
+        # Plain and interpolated texts in separate passes, not one concatenated batch: G uses
         # batch norm, and a batch that mixes the two has statistics D never saw in its own phase,
         # which G learns to exploit instead of drawing (measured: D's logit on the same fakes
         # went from -9 alone to +0.4 inside a mixed batch).
-        plain = losses.non_saturating_g_loss(D(G(self.noise(len(text), rng), text), text))
-        interpolated = losses.non_saturating_g_loss(D(G(self.noise(len(text), rng), mixed), mixed))
-        return plain + interpolated, {"g_plain": plain.item(), "g_interpolated": interpolated.item()}
+        plain = losses.non_saturating_g_loss(D(G(noise(G, len(text), rng), text), text))
+        interpolated = losses.non_saturating_g_loss(D(G(noise(G, len(text), rng), mixed), mixed))
+        return plain + interpolated, stats(g_plain=plain, g_interpolated=interpolated)

@@ -30,3 +30,21 @@ def doublings(size: int, start: int = 4) -> int:
     if steps < 1 or start * 2**steps != size:
         raise ValueError(f"{size} is not {start} times a power of two")
     return steps
+
+
+def base_grid(size: tuple[int, int]) -> tuple[int, int, int]:
+    """(width, height) -> (w0, h0, steps): the smallest feature grid and the x2 steps to the image.
+
+    Square images grow from 4x4; 4:3 images (LSUN Car's 512x384) from 4 wide by 3 high.
+    """
+    width, height = size
+    if width == height:
+        w0, h0 = 4, 4
+    elif width * 3 == height * 4:
+        w0, h0 = 4, 3
+    else:
+        raise ValueError(f"{width}x{height} is neither square nor 4:3")
+    steps = doublings(width, w0)
+    if h0 * 2**steps != height:
+        raise ValueError(f"{width}x{height} is not {w0}x{h0} times a power of two")
+    return w0, h0, steps

@@ -22,13 +22,15 @@ from tqdm import tqdm
 
 from t2igan import __version__
 from t2igan.config import TrainConfig, validate
-from t2igan.data.memory import load_into_memory, open_dataset
+from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.errors import UserError
 from t2igan.images import save_png_atomic, to_model
-from t2igan.models import get_model
+from t2igan.models import get_model, resolve
+from t2igan.models.objective import Batch
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
 from t2igan.training import checkpoint as ckpt
+from t2igan.training.ema import EMA
 
 
 class Interrupted(Exception):
@@ -93,9 +95,10 @@ def stop_requests() -> Iterator[list[int]]:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run: Path, progress: bool = True) -> None:
-        self.cfg, self.run, self.progress = validate(cfg), Path(run), progress
-        self.device = resolve_device(cfg.device)
         spec = get_model(cfg.model)
+        self.cfg = cfg = validate(resolve(cfg))
+        self.run, self.progress = Path(run), progress
+        self.device = resolve_device(cfg.device)
         spec.check_size(cfg.size)
         torch.manual_seed(cfg.seed)
         data = load_into_memory(open_dataset(cfg.data, cfg.size, "train", cfg.seed), cfg.num_images, progress)
@@ -105,13 +108,21 @@ class Trainer:
         self.prompt_vectors = vectors[:len(self.prompts)]
         self.table = CaptionTable(data.captions, vectors[len(self.prompts):], self.device)
         self.text_dim = self.table.vectors.shape[1]
-        G, D = spec.build(self.text_dim, cfg)
+        self.classes, self.labels = [], None
+        if spec.needs_labels:
+            self.classes, labels = class_labels(data.attributes, cfg.label)
+            self.labels = labels.to(self.device)
+        G, D = spec.build(self.text_dim, cfg, len(self.classes))
+        if spec.warm_start:
+            spec.warm_start(G, cfg)
         self.G = G.to(self.device, memory_format=torch.channels_last)
         self.D = D.to(self.device, memory_format=torch.channels_last)
+        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.objective = spec.objective(cfg)
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d or cfg.lr, betas=betas)
+        trainable = [p for p in self.G.parameters() if p.requires_grad]  # StackGAN II: stage I is frozen
+        self.opt_g = torch.optim.Adam(trainable, lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
         self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
         self.step = 0
@@ -125,36 +136,43 @@ class Trainer:
         index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_rng, device=self.device)
         real = to_model(self.images[index]).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
         text = self.table.sample(index, self.batch_rng)  # (B, text_dim)
+        batch = Batch(real, text, None if self.labels is None else self.labels[index])
         with self.autocast():
-            loss_d, stats = self.objective.discriminator_loss(self.G, self.D, real, text, self.noise_rng)
+            loss_d, stats = self.objective.discriminator_loss(self.G, self.D, batch, self.noise_rng)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
         self.D.requires_grad_(False)  # G's phase needs gradients through D, not D's own
         with self.autocast():
-            loss_g, g_stats = self.objective.generator_loss(self.G, self.D, text, self.noise_rng)
+            loss_g, g_stats = self.objective.generator_loss(self.G, self.D, batch, self.noise_rng)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
+        if self.ema:
+            self.ema.update(self.G, self.step)
         self.step += 1
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **stats, **g_stats}
 
     # -- state -----------------------------------------------------------------------------
     def meta(self) -> dict:
         return {"config": self.cfg.to_dict(), "model": self.cfg.model, "text_dim": self.text_dim,
-                "image_size": list(self.cfg.size), "t2igan_version": __version__}
+                "image_size": list(self.cfg.size), "classes": self.classes, "t2igan_version": __version__}
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
+        return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
 
     def save(self) -> Path:
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state()}
-        path = ckpt.save_checkpoint(self.run, self.step, {"G": self.G, "D": self.D}, self.meta(), state,
+        path = ckpt.save_checkpoint(self.run, self.step, self.networks(), self.meta(), state,
                                     self.cfg.keep_checkpoints)
         self.saved_step = self.step
         return path
 
     def restore(self, checkpoint: ckpt.Checkpoint) -> None:
-        ckpt.apply_weights(checkpoint, {"G": self.G, "D": self.D})
+        ckpt.apply_weights(checkpoint, self.networks())
         state = checkpoint.state
         try:
             self.opt_g.load_state_dict(state["opt_g"])
@@ -166,8 +184,8 @@ class Trainer:
         self.step = self.saved_step = checkpoint.meta["step"]
 
     def sample(self) -> Path:
-        self.G.eval()
-        grid = prompt_grid(self.G, self.prompts, self.prompt_vectors, 8, self.cfg.seed, self.cfg.nz)
+        G = self.ema.model if self.ema else self.G.eval()
+        grid = prompt_grid(G, self.prompts, self.prompt_vectors, 8, self.cfg.seed)
         self.G.train()
         return save_png_atomic(grid, self.run / "samples" / f"step-{self.step:08d}.png")
 
@@ -217,5 +235,5 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: boo
     trainer = Trainer(cfg, run, progress)
     if checkpoint:
         trainer.restore(checkpoint)
-    (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    (run / "config.json").write_text(json.dumps(trainer.cfg.to_dict(), indent=2))  # resolved: every value used
     return trainer.fit()

@@ -1,0 +1,159 @@
+"""DF-GAN (Tao et al., "DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis", CVPR 2022).
+
+One stage from noise to the full-size image. Each up-sampling block fuses the sentence into the
+image features twice per convolution through stacked affine transformations (scale and shift
+predicted from [noise, sentence]: the "deep fusion" block). D is a stack of down-sampling
+residual blocks; the sentence vector is tiled onto its smallest grid and a conv head judges the
+pair. Training: hinge loss with the matching-aware D, plus the matching-aware gradient penalty
+(MA-GP) on real images and their own text. Facts from the official code: all G blocks up-sample;
+channels are nf * min(2^i, 8) from the image side; each affine is a 2-layer MLP initialised to
+the identity (scale 1, shift 0); D's residual branch is scaled by a learned gamma that starts at 0.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t2igan import losses
+from t2igan.models.layers import base_grid
+from t2igan.models.objective import Batch, noise, stats
+
+SIZES = ((64, 64), (128, 128), (256, 256), (128, 96), (256, 192), (512, 384))
+GP_WEIGHT, GP_POWER = 2.0, 6.0  # MA-GP's k and p (paper and official code)
+
+
+def channels(nf: int, steps: int) -> list[int]:
+    """Channels from the image-side grid to the smallest one: nf, 2nf, 4nf, 8nf, 8nf..."""
+    return [nf * min(2**i, 8) for i in range(steps + 1)]
+
+
+class Affine(nn.Module):
+    """x * scale(cond) + shift(cond), per channel; scale and shift are small MLPs of the condition."""
+
+    def __init__(self, cond_dim: int, num_channels: int) -> None:
+        super().__init__()
+        self.scale = nn.Sequential(nn.Linear(cond_dim, num_channels), nn.ReLU(True), nn.Linear(num_channels, num_channels))
+        self.shift = nn.Sequential(nn.Linear(cond_dim, num_channels), nn.ReLU(True), nn.Linear(num_channels, num_channels))
+        for mlp, start in ((self.scale, 1.0), (self.shift, 0.0)):  # start as the identity transform
+            nn.init.zeros_(mlp[2].weight)
+            nn.init.constant_(mlp[2].bias, start)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return x * self.scale(cond)[:, :, None, None] + self.shift(cond)[:, :, None, None]
+
+
+class Fusion(nn.Module):
+    """The deep fusion block: affine, leaky ReLU, affine, leaky ReLU."""
+
+    def __init__(self, cond_dim: int, num_channels: int) -> None:
+        super().__init__()
+        self.first, self.second = Affine(cond_dim, num_channels), Affine(cond_dim, num_channels)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.first(x, cond), 0.2)
+        return F.leaky_relu(self.second(x, cond), 0.2)
+
+
+class UpBlock(nn.Module):
+    """x2 nearest up-sampling, then shortcut + [fuse, conv3x3, fuse, conv3x3]."""
+
+    def __init__(self, cond_dim: int, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.fuse1, self.conv1 = Fusion(cond_dim, c_in), nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.fuse2, self.conv2 = Fusion(cond_dim, c_out), nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0)
+        residual = self.conv2(self.fuse2(self.conv1(self.fuse1(x, cond)), cond))
+        return self.shortcut(x) + residual
+
+
+class DownBlock(nn.Module):
+    """avg-pooled shortcut + gamma * [conv4x4 stride 2, leaky ReLU, conv3x3, leaky ReLU], gamma from 0."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.residual = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True))
+        self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(self.shortcut(x), 2) + self.gamma * self.residual(x)
+
+
+class Generator(nn.Module):
+    """(B, nz) noise + (B, text_dim) sentence -> (B, 3, H, W) in [-1, 1]."""
+
+    def __init__(self, text_dim: int, size: tuple[int, int], nz: int = 100, ngf: int = 32) -> None:
+        super().__init__()
+        self.noise_dim = nz
+        w0, h0, steps = base_grid(size)
+        chans = channels(ngf, steps)[::-1]  # 64 px: [8, 8, 4, 2, 1] * ngf
+        self.grid = (chans[0], h0, w0)
+        self.project_noise = nn.Linear(nz, chans[0] * h0 * w0)  # (B, 8ngf * h0 * w0)
+        self.blocks = nn.ModuleList(UpBlock(nz + text_dim, c_in, c_out) for c_in, c_out in zip(chans, chans[1:]))
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, 1, 1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        x = self.project_noise(z).view(len(z), *self.grid)  # (B, 8ngf, h0, w0)
+        cond = torch.cat([z, text], dim=1)  # the affines see the noise too, as in the official code
+        for block in self.blocks:
+            x = block(x, cond)
+        return self.to_rgb(x)
+
+
+class Discriminator(nn.Module):
+    """Image -> (B, 8ndf, h0, w0) features; [features, tiled sentence] -> conv head -> logit."""
+
+    def __init__(self, text_dim: int, size: tuple[int, int], ndf: int = 32) -> None:
+        super().__init__()
+        w0, h0, steps = base_grid(size)
+        chans = channels(ndf, steps)  # 64 px: [1, 2, 4, 8, 8] * ndf
+        self.from_rgb = nn.Conv2d(3, chans[0], 3, 1, 1)
+        self.blocks = nn.Sequential(*(DownBlock(c_in, c_out) for c_in, c_out in zip(chans, chans[1:])))
+        self.head = nn.Sequential(
+            nn.Conv2d(chans[-1] + text_dim, ndf * 2, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, 1, (h0, w0), 1, 0, bias=False))  # (B, 1, 1, 1)
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        return self.blocks(self.from_rgb(image))
+
+    def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        tiled = text[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, text_dim, h0, w0)
+        return self.head(torch.cat([features, tiled], dim=1)).flatten()  # (B,)
+
+    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        return self.judge(self.features(image), text)
+
+
+def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    return Generator(text_dim, cfg.size, cfg.nz, cfg.ngf), Discriminator(text_dim, cfg.size, cfg.ndf)
+
+
+class Objective:
+    """Hinge loss with the matching-aware D, plus MA-GP on (real image, its own text)."""
+
+    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
+                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        real = batch.real.detach().requires_grad_(True)
+        text = batch.text.detach().requires_grad_(True)  # MA-GP differentiates w.r.t. the text too
+        with torch.no_grad():
+            fake = G(noise(G, len(text), rng), batch.text)
+        real_features = D.features(real)
+        real_right = D.judge(real_features, text)
+        real_wrong = D.judge(real_features, batch.text.roll(1, 0))
+        fake_right = D(fake, batch.text)
+        penalty = losses.matching_aware_gradient_penalty(real_right, real, text, GP_WEIGHT, GP_POWER)
+        loss = losses.hinge_d_loss(real_right, real_wrong, fake_right) + penalty
+        return loss, stats(d_real=real_right, d_wrong=real_wrong, d_fake=fake_right, ma_gp=penalty)
+
+    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
+                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        fake_right = D(G(noise(G, len(batch.text), rng), batch.text), batch.text)
+        loss = losses.hinge_g_loss(fake_right)
+        return loss, stats(g_fake=fake_right)

@@ -1,0 +1,84 @@
+"""TAC-GAN (Dash et al., "TAC-GAN: Text Conditioned Auxiliary Classifier GAN", 2017), and
+ReACGAN's data-to-data cross-entropy (Kang et al., NeurIPS 2021) as its alternative class loss.
+
+TAC-GAN is GAN-INT-CLS's text-conditioned DCGAN with an auxiliary classifier on D (AC-GAN,
+Odena et al. 2017): D also predicts the image's class, on real images and on fakes (labelled with
+the class of the text they were drawn from), and G is rewarded when its fakes are classified as
+that class. With `--aux-loss d2d-ce` the classifier becomes ReACGAN's: D embeds the image, and
+the D2D-CE loss pulls the embedding towards a learned proxy of its class and away from images of
+other classes in the batch, with margins that ignore easy pairs.
+
+One deliberate change from the official TAC-GAN code: its class head sits after the sentence is
+concatenated, so it can read the class from the text and ignore the image; here it reads the
+image features only, which is what "the image's class" asks for.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from t2igan import losses
+from t2igan.models import gan_int_cls
+from t2igan.models.objective import Batch, noise, stats
+
+SIZES = gan_int_cls.SIZES
+AUX_WEIGHT = 1.0  # TAC-GAN adds its class losses unweighted
+D2D_TEMPERATURE, D2D_MARGIN, EMBED_DIM = 0.5, 0.98, 512  # ReACGAN's defaults
+
+
+class Discriminator(gan_int_cls.Discriminator):
+    """GAN-INT-CLS's D plus a class head on the image features: logits (ac) or an embedding (d2d-ce)."""
+
+    def __init__(self, text_dim: int, image_size: int, ndf: int, text_code: int, num_classes: int,
+                 aux_loss: str = "ac") -> None:
+        super().__init__(text_dim, image_size, ndf, text_code)
+        flat = self.head[-1].in_channels * 16  # (8ndf, 4, 4) features, flattened
+        if aux_loss == "ac":
+            self.classify = nn.Linear(flat, num_classes)
+        else:
+            self.classify = nn.Linear(flat, EMBED_DIM)
+            self.proxies = nn.Embedding(num_classes, EMBED_DIM)
+        self.aux_loss = aux_loss
+
+    def class_loss(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        out = self.classify(features.flatten(1))
+        if self.aux_loss == "ac":
+            return losses.auxiliary_class_loss(out, labels)
+        return losses.data_to_data_cross_entropy(out, self.proxies(labels), labels, D2D_TEMPERATURE, D2D_MARGIN)
+
+
+def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    side = cfg.size[0]
+    G = gan_int_cls.Generator(text_dim, side, cfg.nz, cfg.ngf, cfg.text_code)
+    return G, Discriminator(text_dim, side, cfg.ndf, cfg.text_code, max(num_classes, 1), cfg.aux_loss)
+
+
+class Objective:
+    """Matching-aware BCE GAN loss plus the class loss: on real and fake images for D (AC-GAN),
+    on real images only for D2D-CE (ReACGAN), and on fakes for G."""
+
+    def __init__(self, aux_loss: str = "ac") -> None:
+        self.classify_fakes_in_d = aux_loss == "ac"
+
+    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
+                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        text = batch.text
+        with torch.no_grad():
+            fake = G(noise(G, len(text), rng), text)
+        real_features, fake_features = D.features(batch.real), D.features(fake)
+        real_right, real_wrong = D.judge(real_features, text), D.judge(real_features, text.roll(1, 0))
+        fake_right = D.judge(fake_features, text)
+        adversarial = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
+        class_loss = D.class_loss(real_features, batch.labels)
+        if self.classify_fakes_in_d:
+            class_loss = class_loss + D.class_loss(fake_features, batch.labels)
+        return adversarial + AUX_WEIGHT * class_loss, stats(d_real=real_right, d_wrong=real_wrong,
+                                                             d_fake=fake_right, d_class=class_loss)
+
+    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
+                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+        fake_features = D.features(G(noise(G, len(batch.text), rng), batch.text))
+        adversarial = losses.non_saturating_g_loss(D.judge(fake_features, batch.text))
+        class_loss = D.class_loss(fake_features, batch.labels)
+        return adversarial + AUX_WEIGHT * class_loss, stats(g_adversarial=adversarial, g_class=class_loss)
