@@ -41,9 +41,10 @@ def test_pretrained_encoder_reads_free_text_offline() -> None:
     vectors = embed_texts(["a ginger cat lying on a blue rug", "an orange kitten lying on a blue carpet",
                            "a red pickup truck on a street at night"])
     assert vectors.shape == (3, 384)
-    assert torch.allclose(vectors.norm(dim=1), torch.ones(3), atol=1e-2)
-    similar, different = vectors[0] @ vectors[1], vectors[0] @ vectors[2]
-    assert similar > different + 0.2
+    # Unit RMS per element: the scale of the noise the vectors join in G (norm sqrt(384)).
+    assert torch.allclose(vectors.square().mean(dim=1), torch.ones(3), atol=1e-3)
+    cosine = torch.nn.functional.cosine_similarity
+    assert cosine(vectors[0], vectors[1], dim=0) > cosine(vectors[0], vectors[2], dim=0) + 0.2
 
 
 def test_captioned_folder_round_trips(tmp_path: Path) -> None:
