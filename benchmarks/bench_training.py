@@ -17,11 +17,16 @@ import time
 
 # (label, precision, timed steps, overrides). bf16 gets few small steps: on a CPU without native
 # bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
+G16 = dict(model="gan-int-cls", ngf=16, ndf=16, batch_size=32)
 CONFIGS = [
-    ("paper width ngf=ndf=64, batch 64", "fp32", 5, dict(ngf=64, ndf=64, batch_size=64)),
-    ("half width ngf=ndf=32, batch 32", "fp32", 10, dict(ngf=32, ndf=32, batch_size=32)),
-    ("demo: ngf=ndf=16, batch 32", "fp32", 20, dict(ngf=16, ndf=16, batch_size=32)),
-    ("demo: ngf=ndf=16, batch 8", "bf16", 2, dict(ngf=16, ndf=16, batch_size=8)),
+    ("gan-int-cls, paper width ngf=ndf=64, batch 64", "fp32", 5, dict(model="gan-int-cls", ngf=64, ndf=64, batch_size=64)),
+    ("gan-int-cls, half width ngf=ndf=32, batch 32", "fp32", 10, dict(model="gan-int-cls", ngf=32, ndf=32, batch_size=32)),
+    ("gan-int-cls, demo ngf=ndf=16, batch 32", "fp32", 20, G16),
+    ("gan-int-cls, demo ngf=ndf=16, batch 8", "bf16", 2, {**G16, "batch_size": 8}),
+    ("df-gan, nf=8, batch 32", "fp32", 10, dict(model="df-gan", ngf=8, ndf=8, batch_size=32)),
+    ("df-gan, paper nf=32, batch 32", "fp32", 3, dict(model="df-gan", ngf=32, ndf=32, batch_size=32)),
+    ("stackgan I, ngf=32, ndf=16, batch 32", "fp32", 10, dict(model="stackgan", ngf=32, ndf=16, batch_size=32)),
+    ("tac-gan (ac), ngf=ndf=16, batch 32", "fp32", 20, dict(model="tac-gan", ngf=16, ndf=16, batch_size=32)),
 ]
 
 
@@ -74,7 +79,7 @@ def main() -> None:
     peak = {dtype: matmul_rate(dtype) for dtype in ("float32", "bfloat16")}
     print(f"measured matmul rate: fp32 {peak['float32']:.1f} GFLOP/s, bf16 {peak['bfloat16']:.1f} GFLOP/s "
           f"({os.cpu_count()} CPU cores)\n")
-    print("| model (gan-int-cls, 64x64) | precision | images/s | GFLOPs/image | achieved GFLOP/s | of matmul peak | peak RSS |")
+    print("| model (64x64) | precision | images/s | GFLOPs/image | achieved GFLOP/s | of matmul peak | peak RSS |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for label, precision, steps, overrides in CONFIGS:
         out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps or steps), "--one",

@@ -52,3 +52,23 @@ def test_demo_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert report["step"] == 3
     for name in ("prompts.png", "eval.json", "dataset-sample/captions.jsonl", "run/config.json"):
         assert (tmp_path / "demo" / name).is_file(), name
+
+
+def test_diversity_is_zero_for_a_collapsed_generator_and_grows_with_variety() -> None:
+    from t2igan.evaluation.diversity import diversity
+
+    collapsed = torch.zeros(2, 3, 3, 8, 8, dtype=torch.uint8)  # 2 captions x 3 samples
+    collapsed[1] = 255  # the captions differ, the samples of each do not
+    result = diversity(collapsed.flatten(0, 1), per_caption=3)
+    assert result == {"within_caption": 0.0, "between_captions": 1.0}
+    varied = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
+    assert diversity(varied, per_caption=3)["within_caption"] > 0.3
+
+
+def test_truncated_noise_stays_within_the_threshold_and_follows_the_seed() -> None:
+    from t2igan.sampling import noise
+
+    z = noise(1000, 16, seed=3, truncation=0.5)
+    assert z.abs().max() <= 0.5 and z.std() > 0.2
+    assert torch.equal(z, noise(1000, 16, seed=3, truncation=0.5))
+    assert noise(1000, 16, seed=3).abs().max() > 2  # untruncated: the full normal
