@@ -15,7 +15,7 @@ from t2igan.errors import UserError
 TRAIN_HELP = {
     "data": "'synthetic' (procedural captioned cats and cars, rendered on the fly) or a captioned folder (see README)",
     "model": "method to train; `t2igan models` lists them with their sizes",
-    "image_size": "S for SxS or WxH, e.g. 64 or 512x384 (default: the model's; StackGAN stage II: 256)",
+    "image_size": "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; StackGAN stage II: 256)",
     "steps": "stop after this many steps (one D and one G update each)",
     "max_minutes": "also stop after this many minutes of training, whichever comes first",
     "batch_size": "images per step",
@@ -23,7 +23,7 @@ TRAIN_HELP = {
     "lr_d": "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
     "beta1": "Adam beta1 (DF-GAN: 0.0; others: 0.5)",
     "beta2": "Adam beta2 (DF-GAN: 0.9; others: 0.999)",
-    "nz": "noise dimensions (100)",
+    "nz": "noise dimensions (default: 100)",
     "ngf": "G's width: the filters of its last layer (DF-GAN 32, GAN-INT-CLS and TAC-GAN 64) or StackGAN's "
            "GF_DIM (128); coarser layers have up to 8x as many",
     "ndf": "D's first-layer filters (DF-GAN 32, others 64); deeper layers have up to 8x as many",
