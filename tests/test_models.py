@@ -172,3 +172,11 @@ def test_stackgan_stage2_keeps_stage1_frozen_and_in_eval_mode() -> None:
     G.train()
     assert not G.stage1.training and not any(p.requires_grad for p in G.stage1.parameters())
     assert G.noise_dim == G.stage1.noise_dim + cfg.text_code  # image noise + both stages' CA epsilon
+
+
+def test_stage2_d_loss_weights_real_terms_by_half_and_fake_terms_by_a_third() -> None:
+    zero = torch.zeros(4)
+    log2 = torch.log(torch.tensor(2.0))  # softplus(0)
+    assert torch.allclose(losses.matching_aware_d_loss_with_unconditional(zero, zero, zero, zero, zero), 2 * log2)
+    confident = losses.matching_aware_d_loss_with_unconditional(zero + 9, zero + 9, zero - 9, zero - 9, zero - 9)
+    assert confident < 1e-3

@@ -25,6 +25,16 @@ def non_saturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(-fake_logits).mean()
 
 
+def matching_aware_d_loss_with_unconditional(real_right: torch.Tensor, real_any: torch.Tensor,
+                                             real_wrong: torch.Tensor, fake_right: torch.Tensor,
+                                             fake_any: torch.Tensor) -> torch.Tensor:
+    """StackGAN stage II's D loss: the matching-aware terms plus an unconditional real/fake logit
+    ("any" text), weighted as in the official code: (2 real terms) / 2 + (3 fake terms) / 3."""
+    real = F.softplus(-real_right).mean() + F.softplus(-real_any).mean()
+    fake = F.softplus(real_wrong).mean() + F.softplus(fake_right).mean() + F.softplus(fake_any).mean()
+    return real / 2 + fake / 3
+
+
 def hinge_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right: torch.Tensor) -> torch.Tensor:
     """DF-GAN's matching-aware hinge loss: real+right above +1; real+wrong and fake below -1, each 1/2."""
     return F.relu(1 - real_right).mean() + 0.5 * (F.relu(1 + real_wrong).mean() + F.relu(1 + fake_right).mean())

@@ -210,12 +210,11 @@ class Objective:
         real_features, fake_features = D.features(batch.real), D.features(fake)
         real_right, real_wrong = D.judge(real_features, mu), D.judge(real_features, mu.roll(1, 0))
         fake_right = D.judge(fake_features, mu)
-        loss = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
         real_any, fake_any = D.judge_unconditional(real_features), D.judge_unconditional(fake_features)
-        if real_any is not None:  # stage II: the official weighting, (2 real terms)/2 + (3 fake terms)/3
-            real_terms = nn.functional.softplus(-real_right).mean() + nn.functional.softplus(-real_any).mean()
-            fake_terms = sum(nn.functional.softplus(x).mean() for x in (real_wrong, fake_right, fake_any))
-            loss = real_terms / 2 + fake_terms / 3
+        if real_any is None:  # stage I
+            loss = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
+        else:  # stage II adds the unconditional logit
+            loss = losses.matching_aware_d_loss_with_unconditional(real_right, real_any, real_wrong, fake_right, fake_any)
         return loss, stats(d_real=real_right, d_wrong=real_wrong, d_fake=fake_right)
 
     def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
