@@ -139,11 +139,12 @@ def test_image_size_the_model_cannot_make(capsys: pytest.CaptureFixture, tmp_pat
     assert "not S or WxH" in error_of(capsys, "train", "--out", str(tmp_path / "r"), "--image-size", "big")
 
 
-def test_data_folder_without_captions(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_data_folder_without_images_or_captions(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "notes.md").write_text("no images here")
     err = error_of(capsys, "train", "--out", str(tmp_path / "r"), *TINY, "--data", str(tmp_path / "photos"))
-    assert "has no captions.jsonl" in err
-    assert "neither 'synthetic' nor an existing folder" in error_of(
+    assert "holds no dataset t2igan can read" in err
+    assert "does not exist" in error_of(
         capsys, "train", "--out", str(tmp_path / "r"), *TINY, "--data", str(tmp_path / "missing"))
 
 

@@ -1,13 +1,12 @@
 import json
 from pathlib import Path
 
-import pytest
 import torch
 
 from t2igan.cli import main
-from t2igan.data.folder import CaptionedFolder
+from t2igan.data.dataset import CaptionedImages
+from t2igan.data.sources import open_source
 from t2igan.data.synthetic import SyntheticCaptions
-from t2igan.errors import UserError
 from t2igan.text import embed_texts
 
 
@@ -50,7 +49,7 @@ def test_pretrained_encoder_reads_free_text_offline() -> None:
 def test_captioned_folder_round_trips(tmp_path: Path) -> None:
     source = SyntheticCaptions("train", (48, 32), seed=3, length=5)
     assert main(["data", "synth", "--out", str(tmp_path / "d"), "--num", "5", "--size", "48x32", "--seed", "3"]) == 0
-    folder = CaptionedFolder(tmp_path / "d", (48, 32))
+    folder = CaptionedImages(open_source(tmp_path / "d"), (48, 32))
     assert len(folder) == 5
     for i in range(5):
         image, captions, attributes = folder[i]
@@ -62,10 +61,14 @@ def test_captioned_folder_round_trips(tmp_path: Path) -> None:
     assert json.loads(lines[0])["file"] == "images/000000.png"
 
 
-def test_captioned_folder_resizes_and_reports_bad_manifests(tmp_path: Path) -> None:
+def test_captioned_folder_resizes_and_reports_bad_manifest_lines(tmp_path: Path) -> None:
     main(["data", "synth", "--out", str(tmp_path / "d"), "--num", "2", "--size", "64x64"])
-    image, _, _ = CaptionedFolder(tmp_path / "d", (32, 24))[0]
+    source = open_source(tmp_path / "d")
+    assert source.format == "captioned-folder"
+    image, _, _ = CaptionedImages(source, (32, 24))[0]
     assert image.shape == (3, 24, 32) and image.dtype == torch.uint8
-    (tmp_path / "d" / "captions.jsonl").write_text('{"file": "images/000000.png"}\n')
-    with pytest.raises(UserError, match="line 1"):
-        CaptionedFolder(tmp_path / "d")
+    manifest = tmp_path / "d" / "captions.jsonl"
+    manifest.write_text('{"file": "images/000000.png"}\n' + manifest.read_text().splitlines()[1] + "\n")
+    source = open_source(tmp_path / "d")
+    assert len(source.entries) == 1
+    assert source.skipped[0].name == "captions.jsonl line 1" and "bad manifest line" in source.skipped[0].reason

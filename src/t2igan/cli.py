@@ -10,10 +10,24 @@ import sys
 from pathlib import Path
 
 from t2igan.config import TrainConfig, load_config_file, merge, parse_size
+from t2igan.data.decode import FITS
+from t2igan.data.sources import FORMATS, SourceOptions
 from t2igan.errors import UserError
 
 TRAIN_HELP = {
-    "data": "'synthetic' (procedural captioned cats and cars, rendered on the fly) or a captioned folder (see README)",
+    "data": "'synthetic' (procedural captioned cats and cars), a cache from `t2igan data prepare`, or a dataset "
+            "folder or manifest in any format below (README: 'Your own data')",
+    "format": "the dataset's format; auto detects it",
+    "image_column": "CSV manifests: the column naming each image file (default: file_name, file, image...)",
+    "caption_column": "CSV manifests: the column holding a caption (default: caption, text, caption_template...)",
+    "label_column": "CSV manifests: the class column, kept as the label (default: label, class_name, breed...)",
+    "caption_template": "class folders and LMDB: the caption made from each image's label (default: "
+                        "'a photo of a {label}')",
+    "keep_words": "COCO: keep only images whose captions have one of these comma-separated words, e.g. cat,kitten",
+    "captions_file": "LMDB: a CSV or JSONL of captions keyed by image key (default: --caption-template)",
+    "fit": "how images take the training size: crop (centre, no distortion), pad (black bars, all in view) or "
+           "stretch",
+    "augment": "DiffAugment of D's inputs for small datasets: none, or a comma list of color, translation, cutout",
     "model": "method to train; `t2igan models` lists them with their sizes",
     "image_size": "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; StackGAN stage II: 256)",
     "steps": "stop after this many steps (one D and one G update each)",
@@ -48,7 +62,8 @@ TRAIN_HELP = {
 
 def _add_train_flags(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
-    choices = {"precision": ["fp32", "bf16"], "aux_loss": ["ac", "d2d-ce"], "stage": [1, 2]}
+    choices = {"precision": ["fp32", "bf16"], "aux_loss": ["ac", "d2d-ce"], "stage": [1, 2], "fit": list(FITS),
+               "format": ["auto", *FORMATS]}
     for field in dataclasses.fields(TrainConfig):
         value = getattr(defaults, field.name)
         kind = int if "int" in str(field.type) else float if "float" in str(field.type) else str
@@ -118,13 +133,61 @@ def cmd_models(_args: argparse.Namespace) -> None:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> None:
-    from t2igan.data.folder import write_captioned_folder
+    from t2igan.data.formats.captioned_folder import write_captioned_folder
     from t2igan.data.synthetic import SyntheticCaptions
 
     if args.num < 1:
         raise UserError("--num must be at least 1")
     dataset = SyntheticCaptions("train", parse_size(args.size), args.seed, length=args.num)
     print(write_captioned_folder(dataset, args.out))
+
+
+SOURCE_FIELDS = [f.name for f in dataclasses.fields(SourceOptions)]
+
+
+def _add_source_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags that say how to read a dataset, as `train` has them."""
+    parser.add_argument("src", metavar="SRC", help="dataset folder or manifest file, in any supported format")
+    for name in SOURCE_FIELDS:
+        choices = ["auto", *FORMATS] if name == "format" else None
+        parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(SourceOptions(), name), choices=choices,
+                            help=TRAIN_HELP[name])
+
+
+def _open_source(args: argparse.Namespace):
+    from t2igan.data.sources import open_source
+
+    return open_source(args.src, SourceOptions(**{name: getattr(args, name) for name in SOURCE_FIELDS}))
+
+
+def cmd_data_check(args: argparse.Namespace) -> None:
+    from t2igan.data.prepare import check_source
+
+    report = check_source(_open_source(args))
+    shown = report.pop("skipped_files")
+    print(json.dumps(report, indent=2))
+    for item in shown[:args.show]:
+        print(f"skipped {item['name']}: {item['reason']}")
+    if len(shown) > args.show:
+        print(f"... and {len(shown) - args.show} more (--show N)")
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> None:
+    from t2igan.data.prepare import prepare_cache
+
+    info = prepare_cache(_open_source(args), args.out, parse_size(args.size), args.fit, args.val_fraction,
+                         args.seed, args.dedup, None if args.text_encoder == "none" else args.text_encoder)
+    print(json.dumps(info, indent=2))
+    print(f"cache: {args.out} (train with --data {args.out}; skipped files listed in {args.out}/report.jsonl)")
+
+
+def cmd_data_pack(args: argparse.Namespace) -> None:
+    from t2igan.data.formats.webdataset_tar import pack
+
+    if args.shard_size < 1:
+        raise UserError("--shard-size must be at least 1")
+    result = pack(_open_source(args), Path(args.out), args.shard_size)
+    print(json.dumps({"shards": result["shards"], "images": result["images"], "skipped": len(result["skipped"])}))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +234,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", default="64x64", help="WxH (default: 64x64)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.set_defaults(func=cmd_data_synth)
+
+    p = data.add_parser("check", help="read every image of a dataset and report what would be skipped (writes nothing)")
+    _add_source_flags(p)
+    p.add_argument("--show", type=int, default=20, help="skipped files to list (default: 20)")
+    p.set_defaults(func=cmd_data_check)
+
+    p = data.add_parser("prepare", help="decode a dataset once into a memory-mapped cache that trains fast",
+                        description="Decode, orient, convert and resize every image once; write a cache "
+                        "(uint8 memory map, captions, caption vectors, skip report) that --data accepts.")
+    _add_source_flags(p)
+    p.add_argument("--out", required=True, metavar="CACHE", help="new folder for the cache")
+    p.add_argument("--size", default="64x64", help="WxH of the cached images, the size you will train at (default: 64x64)")
+    p.add_argument("--fit", default="crop", choices=FITS, help=TRAIN_HELP["fit"] + " (default: crop)")
+    p.add_argument("--val-fraction", type=float, default=0.05, help="images held out for validation (default: 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/validation split (default: 0)")
+    p.add_argument("--dedup", action="store_true", help="drop near-duplicate images (same 64-bit difference hash)")
+    p.add_argument("--text-encoder", default="minilm", help="encoder of the cached caption vectors, or none "
+                   "(default: minilm)")
+    p.set_defaults(func=cmd_data_prepare)
+
+    p = data.add_parser("pack", help="write a dataset as WebDataset tar shards (original image bytes + captions)")
+    _add_source_flags(p)
+    p.add_argument("--out", required=True, help="folder for the shards")
+    p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default: 1000)")
+    p.set_defaults(func=cmd_data_pack)
     return parser
 
 

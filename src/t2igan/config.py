@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from t2igan.data.decode import FITS
+from t2igan.data.sources import SourceOptions
+from t2igan.training.augment import parse_policy
 from t2igan.errors import UserError
 
 
@@ -15,7 +18,16 @@ from t2igan.errors import UserError
 class TrainConfig:
     """Every training setting. None means "the model's default" (see t2igan.models.resolve)."""
 
-    data: str = "synthetic"  # "synthetic" or a captioned folder
+    data: str = "synthetic"  # "synthetic", a prepared cache, or a dataset in any format of t2igan.data
+    format: str = "auto"  # the dataset's format (see t2igan.data.sources.FORMATS); auto detects it
+    image_column: str | None = None  # CSV manifests: which columns hold the image file, caption and class
+    caption_column: str | None = None
+    label_column: str | None = None
+    caption_template: str | None = None  # class folders and LMDB: "a photo of a {label}"
+    keep_words: str | None = None  # COCO: keep images whose captions have one of these comma-separated words
+    captions_file: str | None = None  # LMDB: captions keyed by image key (CSV or JSONL)
+    fit: str = "crop"  # how images take the training size: crop | pad | stretch
+    augment: str = "none"  # differentiable augmentation of D's inputs: none or a policy such as color,translation,cutout
     model: str = "df-gan"
     image_size: str | None = None  # "S" for S x S, or "WxH"
     steps: int = 10_000  # stop after this many steps (G and D update once each) ...
@@ -47,6 +59,9 @@ class TrainConfig:
     @property
     def size(self) -> tuple[int, int]:
         return parse_size(self.image_size)
+
+    def source_options(self) -> SourceOptions:
+        return SourceOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SourceOptions)})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,5 +124,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UserError(f"--aux-loss must be ac or d2d-ce (got {cfg.aux_loss!r})")
     if cfg.precision not in ("fp32", "bf16"):
         raise UserError(f"--precision must be fp32 or bf16 (got {cfg.precision!r})")
+    if cfg.fit not in FITS:
+        raise UserError(f"--fit must be one of {', '.join(FITS)} (got {cfg.fit!r})")
+    parse_policy(cfg.augment)
     parse_size(cfg.image_size)
     return cfg

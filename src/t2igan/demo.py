@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from t2igan.config import TrainConfig
-from t2igan.data.folder import write_captioned_folder
+from t2igan.data.formats.captioned_folder import write_captioned_folder
 from t2igan.data.synthetic import SyntheticCaptions
 from t2igan.evaluation.attributes import evaluate_run
 from t2igan.images import save_png_atomic

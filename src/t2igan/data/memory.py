@@ -1,18 +1,21 @@
 """Datasets opened by name and held in memory as tensors for training.
 
 At the sizes this toolkit trains on a CPU (thousands of images, 64 px), the whole training set fits
-in memory as uint8: a batch is then one indexing operation, with no loader in the hot loop.
+in memory as uint8: a batch is then one indexing operation, with no loader in the hot loop. A
+prepared cache is not even read: its images are a memory map the batches index directly.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from t2igan.data.decode import BadImage
+from t2igan.data.sources import Skipped, SourceOptions, open_source
 from t2igan.errors import UserError
 
 
@@ -20,42 +23,83 @@ from t2igan.errors import UserError
 class CaptionedTensors:
     images: torch.Tensor  # (N, 3, H, W) uint8
     captions: list[list[str]]  # N lists of captions
-    attributes: list[dict]  # N dicts, empty where the source has none
+    attributes: list[dict]  # N dicts of extras, empty where the source has none
+    vectors: torch.Tensor | None = None  # every caption's sentence vector, flattened in order (caches)
+    text_encoder: str | None = None  # ... and the encoder that made them
+    skipped: list[Skipped] = field(default_factory=list)
 
 
-def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: int = 0) -> torch.utils.data.Dataset:
-    """'synthetic' -> the procedural cats & cars; a folder path -> a captioned folder."""
+def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: int = 0,
+                 options: SourceOptions | None = None, fit: str = "crop") -> torch.utils.data.Dataset:
+    """'synthetic' -> the procedural cats & cars; a prepared cache; else any supported format."""
     if spec == "synthetic":
         from t2igan.data.synthetic import SyntheticCaptions
 
         return SyntheticCaptions(split=split, size=size, seed=seed)
-    from t2igan.data.folder import CaptionedFolder
+    from t2igan.data.cache import CachedImages, is_cache
+    from t2igan.data.dataset import CaptionedImages
 
-    if not Path(spec).exists():
-        raise UserError(f"--data {spec!r} is neither 'synthetic' nor an existing folder")
-    return CaptionedFolder(spec, size)
+    if is_cache(Path(spec)):
+        return CachedImages(spec, split, size)
+    return CaptionedImages(open_source(spec, options), size, fit)
 
 
-def _as_lists(batch: list) -> tuple[torch.Tensor, list, list]:
-    images, captions, attributes = zip(*batch)
-    return torch.stack(images), list(captions), list(attributes)
+class _Tolerant(torch.utils.data.Dataset):
+    """Item i, or (None, name, reason) for an unusable image, so one bad file never stops a load."""
+
+    def __init__(self, dataset: torch.utils.data.Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple:
+        try:
+            return self.dataset[index]
+        except BadImage as error:
+            return None, error.name, error.reason
+
+
+def _as_list(batch: list) -> list:
+    return batch
+
+
+def tolerant_loader(dataset: torch.utils.data.Dataset, workers: int = 2) -> torch.utils.data.DataLoader:
+    """Batches (lists) of items in order, each (image, captions, extras) or (None, name, reason)."""
+    return torch.utils.data.DataLoader(_Tolerant(dataset), batch_size=64, collate_fn=_as_list,
+                                       num_workers=workers if len(dataset) > 512 else 0)
 
 
 def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None, progress: bool = True,
                      workers: int | None = None) -> CaptionedTensors:
-    """Read the first `limit` items (all if None) with a few worker processes."""
+    """Read the first `limit` usable items (all if None) with a few worker processes."""
+    from t2igan.data.cache import CachedImages
+
+    if isinstance(dataset, CachedImages):
+        return dataset.tensors(limit)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, range(count)), batch_size=256,
-                                         num_workers=workers if count > 512 else 0, collate_fn=_as_lists)
+    from t2igan.data.dataset import CaptionedImages
+
+    loader = tolerant_loader(dataset, workers)
     images, captions, attributes = [], [], []
+    skipped = list(dataset.source.skipped) if isinstance(dataset, CaptionedImages) else []  # found by the scan
     with tqdm(total=count, desc="loading images", unit="img", disable=not progress) as bar:
-        for batch_images, batch_captions, batch_attributes in loader:
-            images.append(batch_images)
-            captions += batch_captions
-            attributes += batch_attributes
-            bar.update(len(batch_images))
-    return CaptionedTensors(torch.cat(images), captions, attributes)
+        for batch in loader:  # in order; bad images are skipped and the next ones fill their places
+            for image, caps, extras in batch:
+                if image is None:
+                    skipped.append(Skipped(caps, extras))
+                elif len(images) < count:
+                    images.append(image)
+                    captions.append(caps)
+                    attributes.append(extras)
+                    bar.update(1)
+            if len(images) == count:
+                break
+    if not images:
+        raise UserError(f"no usable image: all {len(skipped)} read were bad (first: {skipped[0].name}: "
+                        f"{skipped[0].reason}); run `t2igan data check` on the data")
+    return CaptionedTensors(torch.stack(images), captions, attributes, skipped=skipped)
 
 
 def class_labels(attributes: list[dict], label: str) -> tuple[list[str], torch.Tensor]:

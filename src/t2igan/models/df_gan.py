@@ -112,6 +112,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, text_dim: int, size: tuple[int, int], ndf: int = 32) -> None:
         super().__init__()
+        self.augment: nn.Module = nn.Identity()  # DiffAugment of every image D sees (trainer's --augment)
         w0, h0, steps = base_grid(size)
         chans = channels(ndf, steps)  # 64 px: [1, 2, 4, 8, 8] * ndf
         self.from_rgb = nn.Conv2d(3, chans[0], 3, 1, 1)
@@ -121,7 +122,7 @@ class Discriminator(nn.Module):
             nn.Conv2d(ndf * 2, 1, (h0, w0), 1, 0, bias=False))  # (B, 1, 1, 1)
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.from_rgb(image))
+        return self.blocks(self.from_rgb(self.augment(image)))
 
     def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         tiled = text[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, text_dim, h0, w0)

@@ -55,6 +55,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, text_dim: int, image_size: int = 64, ndf: int = 64, text_code: int = 128) -> None:
         super().__init__()
+        self.augment: nn.Module = nn.Identity()  # DiffAugment of every image D sees (trainer's --augment)
         downs = doublings(image_size)
         channels = [ndf * 2**i for i in range(downs)]  # 64 px: [1, 2, 4, 8] * ndf
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
@@ -68,7 +69,7 @@ class Discriminator(nn.Module):
         dcgan_init(self)
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
-        return self.image_tower(image)
+        return self.image_tower(self.augment(image))
 
     def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         code = self.project_text(text)[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, tc, 4, 4)

@@ -134,6 +134,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, side: int, ndf: int = 64, code: int = 128) -> None:
         super().__init__()
+        self.augment: nn.Module = nn.Identity()  # DiffAugment of every image D sees (trainer's --augment)
         layers = down_block(3, ndf, norm=False) + down_block(ndf, ndf * 2) + down_block(ndf * 2, ndf * 4) + \
             down_block(ndf * 4, ndf * 8)  # 64 -> 4 px
         if side == 256:  # 256 -> 4 px, then back to 8ndf channels
@@ -147,7 +148,7 @@ class Discriminator(nn.Module):
         dcgan_init(self)
 
     def features(self, image: torch.Tensor) -> torch.Tensor:
-        return self.image_tower(image)
+        return self.image_tower(self.augment(image))
 
     def judge(self, features: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         tiled = code[:, :, None, None].expand(-1, -1, *features.shape[2:])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from t2igan import __version__
 from t2igan.config import TrainConfig, validate
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
+from t2igan.data.sources import count_reasons
 from t2igan.errors import UserError
 from t2igan.images import save_png_atomic, to_model
 from t2igan.models import get_model, resolve
@@ -30,6 +32,7 @@ from t2igan.models.objective import Batch
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
 from t2igan.training import checkpoint as ckpt
+from t2igan.training.augment import DiffAugment, parse_policy
 from t2igan.training.ema import EMA
 
 
@@ -67,6 +70,11 @@ class CaptionTable:
         return self.vectors[self.first[images] + pick]
 
 
+def _distinct(texts: list[str], count: int) -> list[str]:
+    """The first `count` different texts (class-templated data repeats one caption many times)."""
+    return list(dict.fromkeys(texts))[:count]
+
+
 @contextmanager
 def stop_requests() -> Iterator[list[int]]:
     """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so no step is half done.
@@ -101,12 +109,18 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         spec.check_size(cfg.size)
         torch.manual_seed(cfg.seed)
-        data = load_into_memory(open_dataset(cfg.data, cfg.size, "train", cfg.seed), cfg.num_images, progress)
+        dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
+        data = load_into_memory(dataset, cfg.num_images, progress)
+        if data.skipped:  # all reading happens here, before step 0: a bad file never stops a run mid-way
+            print(f"skipped {len(data.skipped)} unusable files ({count_reasons(data.skipped)}); "
+                  f"`t2igan data check {cfg.data}` lists them", file=sys.stderr)
         self.images = data.images.to(self.device)  # uint8, converted per batch
-        self.prompts = SAMPLE_PROMPTS if cfg.data == "synthetic" else [c[0] for c in data.captions[:8]]
-        vectors = embed_texts(self.prompts + [c for caps in data.captions for c in caps], cfg.text_encoder)
-        self.prompt_vectors = vectors[:len(self.prompts)]
-        self.table = CaptionTable(data.captions, vectors[len(self.prompts):], self.device)
+        self.prompts = SAMPLE_PROMPTS if cfg.data == "synthetic" else _distinct([c[0] for c in data.captions], 8)
+        self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
+        vectors = data.vectors if data.text_encoder == cfg.text_encoder else None  # a cache's, already computed
+        if vectors is None:
+            vectors = embed_texts([c for caps in data.captions for c in caps], cfg.text_encoder)
+        self.table = CaptionTable(data.captions, vectors, self.device)
         self.text_dim = self.table.vectors.shape[1]
         self.classes, self.labels = [], None
         if spec.needs_labels:
@@ -117,6 +131,9 @@ class Trainer:
             spec.warm_start(G, cfg)
         self.G = G.to(self.device, memory_format=torch.channels_last)
         self.D = D.to(self.device, memory_format=torch.channels_last)
+        self.augment_rng = torch.Generator(self.device).manual_seed(cfg.seed + 2)
+        if parse_policy(cfg.augment):
+            self.D.augment = DiffAugment(cfg.augment, self.augment_rng)
         self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.objective = spec.objective(cfg)
         betas = (cfg.beta1, cfg.beta2)
@@ -165,7 +182,8 @@ class Trainer:
 
     def save(self) -> Path:
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                 "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state()}
+                 "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state(),
+                 "augment_rng": self.augment_rng.get_state()}
         path = ckpt.save_checkpoint(self.run, self.step, self.networks(), self.meta(), state,
                                     self.cfg.keep_checkpoints)
         self.saved_step = self.step
@@ -179,6 +197,8 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
             self.batch_rng.set_state(state["batch_rng"])
             self.noise_rng.set_state(state["noise_rng"])
+            if "augment_rng" in state:  # checkpoints of t2igan before --augment have none
+                self.augment_rng.set_state(state["augment_rng"])
         except (KeyError, ValueError, RuntimeError):
             raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} does not fit this run") from None
         self.step = self.saved_step = checkpoint.meta["step"]

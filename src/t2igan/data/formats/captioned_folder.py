@@ -1,0 +1,73 @@
+"""The project's standard layout: a captioned folder.
+
+    DIR/
+      captions.jsonl          one JSON object per image, one per line:
+                              {"file": "images/000000.png", "captions": ["a black cat", ...],
+                               "attributes": {...}}      (attributes optional)
+      images/000000.png ...   any format Pillow reads (PNG, JPEG, WebP...)
+
+It is what `t2igan data synth` writes and what a user copies for their own photos: put the
+images anywhere under DIR and list each with its captions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions, read_file
+
+MANIFEST = "captions.jsonl"
+
+
+def detect(path: Path) -> bool:
+    return (path / MANIFEST).is_file()
+
+
+def scan(path: Path, options: SourceOptions) -> Source:
+    entries, skipped = [], []
+    for number, line in enumerate((path / MANIFEST).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            name, captions = str(record["file"]), clean_captions(list(record["captions"]))
+            extras = dict(record.get("attributes") or {})
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            skipped.append(Skipped(f"{MANIFEST} line {number}", f"bad manifest line ({error})"))
+            continue
+        file = path / name
+        if not file.is_file():
+            skipped.append(Skipped(name, "caption with no image"))
+        elif not captions:
+            skipped.append(Skipped(name, "no caption"))
+        else:
+            entries.append(Entry(name, captions, extras, str(file)))
+    return Source(path, "captioned-folder", entries, read_file, skipped)
+
+
+def write_captioned_folder(dataset: torch.utils.data.Dataset, out: str | Path, num: int | None = None,
+                           progress: bool = True) -> Path:
+    """Write the first `num` items of a (image, captions, extras) dataset as a captioned folder."""
+    out = Path(out)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    num = len(dataset) if num is None else num
+    tmp = out / f".{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as manifest:
+        for index in tqdm(range(num), desc=f"writing {out}", unit="img", disable=not progress):
+            image, captions, extras = dataset[index]
+            name = f"images/{index:06d}.png"
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(out / name)
+            record = {"file": name, "captions": captions, "attributes": _jsonable(extras)}
+            manifest.write(json.dumps(record) + "\n")
+    os.replace(tmp, out / MANIFEST)  # the manifest appears only once every image is on disk
+    return out
+
+
+def _jsonable(extras: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in extras.items()}

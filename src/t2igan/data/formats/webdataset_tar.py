@@ -1,0 +1,187 @@
+"""WebDataset tar shards: the members of one sample share a key (its path up to the first dot).
+
+    DIR/shard-000000.tar           (or --data naming one .tar)
+        00000001.jpg               the image (any extension in IMAGE_EXTENSIONS)
+        00000001.json              {"captions": [...]} or {"text"/"caption": ...}; other keys are extras
+        00000001.txt               captions, one per line (".caption" too); ".cls" gives the extra "label"
+
+Scanning lists the tar headers only: an image is read later by seeking to its offset in the
+shard, so shards are never extracted. `pack` writes any source in this layout (`t2igan data
+pack`), keeping the original encoded bytes; its .json holds {"captions", "extras", "name"}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from tqdm import tqdm
+
+from t2igan.data.decode import IMAGE_EXTENSIONS, BadImage, decode_image
+from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions
+from t2igan.errors import UserError
+
+CAPTION_EXTS = ("txt", "caption")
+# Pillow's format name -> the extension a shard member gets (MPO: multi-picture JPEGs from cameras).
+PIL_EXTS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
+            "TIFF": "tif", "PPM": "ppm"}
+SHARD_NAME = re.compile(r"shard-\d{6}\.tar")
+
+
+def read_member(ref: tuple[str, int, int]) -> bytes:
+    """ref (shard path, data offset, size) -> the member's bytes."""
+    path, offset, size = ref
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read(size)
+    if len(data) != size:
+        raise OSError(f"{path} is truncated ({len(data)} of {size} bytes at offset {offset})")
+    return data
+
+
+def _shards(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path] if path.suffix.lower() == ".tar" else []
+    return sorted(p for p in path.glob("*.tar") if p.is_file()) if path.is_dir() else []
+
+
+def detect(path: Path) -> bool:
+    return bool(_shards(path))
+
+
+def _split(member: str) -> tuple[str, str]:
+    """'a/b.c/0001.seg.png' -> ('a/b.c/0001', 'seg.png'): the directory prefix belongs to the key."""
+    folder, _, base = member.rpartition("/")
+    stem, _, ext = base.partition(".")
+    return (f"{folder}/{stem}" if folder else stem), ext.lower()
+
+
+def _text(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+    handle = tar.extractfile(member)
+    return handle.read().decode("utf-8", errors="replace") if handle else ""
+
+
+def _from_json(record: Any, captions: list, extras: dict) -> None:
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    for field in ("captions", "text", "caption"):
+        value = record.get(field)
+        captions.extend([value] if isinstance(value, str) else list(value or []))
+    if isinstance(record.get("extras"), dict):  # our own `pack` layout; "name" is the original file
+        extras.update(record["extras"])
+    else:
+        extras.update({k: v for k, v in record.items() if k not in ("captions", "text", "caption")})
+
+
+def _scan_shard(shard: Path, entries: list[Entry], skipped: list[Skipped]) -> None:
+    samples: dict[str, dict] = {}
+    try:
+        tar = tarfile.open(shard, "r:")  # uncompressed only: members must be readable at an offset
+    except (tarfile.TarError, OSError) as error:
+        skipped.append(Skipped(shard.name, f"bad manifest line (not an uncompressed tar: {error})"))
+        return
+    with tar:
+        for member in tar:
+            if not member.isfile() or member.issparse():
+                continue
+            key, ext = _split(member.name)
+            sample = samples.setdefault(key, {"image": None, "captions": [], "extras": {}, "other": []})
+            where = f"{shard.name}/{member.name}"
+            if Path(member.name).suffix.lower() in IMAGE_EXTENSIONS and sample["image"] is None:
+                sample["image"] = (str(shard), member.offset_data, member.size)
+            elif ext == "json":
+                try:
+                    _from_json(json.loads(_text(tar, member)), sample["captions"], sample["extras"])
+                except (json.JSONDecodeError, ValueError, TypeError) as error:
+                    skipped.append(Skipped(where, f"bad manifest line ({error})"))
+            elif ext in CAPTION_EXTS:
+                sample["captions"] += _text(tar, member).splitlines()
+            elif ext == "cls":
+                label = _text(tar, member).strip()
+                sample["extras"]["label"] = int(label) if label.isdigit() else label
+            elif Path(member.name).suffix.lower() not in IMAGE_EXTENSIONS:
+                sample["other"].append(f".{ext}")
+    for key, sample in samples.items():
+        name, captions = f"{shard.name}/{key}", clean_captions(sample["captions"])
+        if sample["image"] is None:
+            other = sample["other"]
+            skipped.append(Skipped(name, f"not an image file type ({', '.join(other)})" if other and not captions
+                                   else "caption with no image"))
+        elif not captions:
+            skipped.append(Skipped(name, "no caption"))
+        else:
+            entries.append(Entry(name, captions, sample["extras"], sample["image"]))
+
+
+def scan(path: Path, options: SourceOptions) -> Source:
+    shards = _shards(path)
+    if not shards:
+        raise UserError(f"{path}: no .tar shard found")
+    entries: list[Entry] = []
+    skipped: list[Skipped] = []
+    for shard in shards:
+        _scan_shard(shard, entries, skipped)
+    return Source(path, "webdataset", entries, read_member, skipped)
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, 0  # fixed mtime: the same data packs to the same bytes
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _check(data: bytes) -> str:
+    """The member extension for these encoded bytes; BadImage if they do not decode."""
+    decode_image(data, (8, 8))  # a full decode: truncated files pass Image.open but fail here
+    kind = Image.open(io.BytesIO(data)).format or "unknown"
+    if kind not in PIL_EXTS:
+        raise BadImage(f"not an image file type ({kind} is not stored in shards)")
+    return PIL_EXTS[kind]
+
+
+def pack(source: Source, out: Path, shard_size: int = 1000, progress: bool = True) -> dict:
+    """Write source's usable entries as out/shard-NNNNNN.tar; returns shards, images and the skipped."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    skipped: list[Skipped] = []
+    written, shards, tar, tmp = 0, 0, None, out / ".shard.tar.tmp"
+
+    def close() -> None:
+        nonlocal tar, shards
+        tar.close()
+        # a shard appears under its real name only when complete: a crash never leaves half a shard
+        os.replace(tmp, out / f"shard-{shards:06d}.tar")
+        tar, shards = None, shards + 1
+
+    for entry in tqdm(source.entries, desc=f"packing {out}", unit="img", disable=not progress):
+        try:
+            data = source.read(entry.ref)
+            ext = _check(data)
+        except OSError as error:
+            skipped.append(Skipped(entry.name, f"unreadable file ({error.strerror or error})"))
+            continue
+        except BadImage as error:
+            skipped.append(Skipped(entry.name, error.reason))
+            continue
+        if tar is None:
+            tar = tarfile.open(tmp, "w")
+        key = f"{written:08d}"
+        record = {"captions": entry.captions, "extras": entry.extras, "name": entry.name}
+        _add(tar, f"{key}.{ext}", data)
+        _add(tar, f"{key}.json", json.dumps(record, default=str).encode("utf-8"))
+        written += 1
+        if written % shard_size == 0:
+            close()
+    if tar is not None:
+        close()
+    # shards left by an earlier, larger pack into the same folder would be read back as samples
+    for stale in out.glob("shard-*.tar"):
+        if SHARD_NAME.fullmatch(stale.name) and int(stale.name[6:12]) >= shards:
+            stale.unlink()
+    return {"shards": shards, "images": written, "skipped": skipped}

@@ -1,0 +1,117 @@
+"""`t2igan data prepare` and `t2igan data check`: decode a source once, and say what is wrong with it.
+
+Preparing writes the cache described in t2igan.data.cache. Every file that cannot be used is
+skipped, counted and listed with its reason in CACHE/report.jsonl; `check` runs the same reading
+without writing anything. The split is by a hash of each image's name and the seed, so the same
+images are held out however often, and on whatever machine, the cache is rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from t2igan.data.cache import IMAGES, ITEMS, MANIFEST, REPORT, vectors_file
+from t2igan.data.dataset import CaptionedImages
+from t2igan.data.memory import tolerant_loader
+from t2igan.data.sources import Skipped, Source, count_reasons
+from t2igan.errors import UserError
+from t2igan.text import embed_texts
+
+
+def is_validation(name: str, seed: int, fraction: float) -> bool:
+    digest = hashlib.sha256(f"{seed}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def difference_hash(image: torch.Tensor) -> int:
+    """64-bit dHash of a uint8 (3, H, W) image: is each of 8x9 grey cells brighter than its left neighbour.
+
+    Robust to resizing, compression and small colour changes; equal hashes mark near-duplicates.
+    """
+    grey = image.float().mean(0, keepdim=True)[None]  # (1, 1, H, W)
+    cells = torch.nn.functional.adaptive_avg_pool2d(grey, (8, 9))[0, 0]  # (8, 9)
+    bits = (cells[:, 1:] > cells[:, :-1]).flatten()
+    return int(sum(int(b) << i for i, b in enumerate(bits.tolist())))
+
+
+def check_source(source: Source, workers: int = 2, progress: bool = True) -> dict:
+    """Decode every image (at a small size) without writing; return the counts and skipped files."""
+    dataset = CaptionedImages(source, (32, 32), "stretch")
+    skipped, usable, captions = list(source.skipped), 0, 0
+    for batch in tqdm(tolerant_loader(dataset, workers), desc="checking", unit="batch", disable=not progress):
+        for image, caps, extras in batch:
+            if image is None:
+                skipped.append(Skipped(caps, extras))
+            else:
+                usable, captions = usable + 1, captions + len(caps)
+    return {"format": source.format, "root": str(source.root), "usable_images": usable, "captions": captions,
+            "skipped": len(skipped), "skipped_by_reason": count_reasons(skipped),
+            "skipped_files": [{"name": s.name, "reason": s.reason} for s in skipped]}
+
+
+def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: str = "crop",
+                  val_fraction: float = 0.05, seed: int = 0, dedup: bool = False, text_encoder: str | None = "minilm",
+                  workers: int = 2, progress: bool = True) -> dict:
+    """Decode, fit and write every usable image of `source` into a cache at `out`; returns cache.json."""
+    out, started = Path(out), time.monotonic()
+    if (out / MANIFEST).exists():
+        raise UserError(f"{out} already holds a cache; delete it or choose another --out")
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} exists and is not empty; choose a new folder for the cache")
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"--val-fraction must be in [0, 1) (got {val_fraction})")
+    out.mkdir(parents=True, exist_ok=True)
+    # Training images first, then validation: each split is one contiguous slice of the map.
+    held_out = [is_validation(e.name, seed, val_fraction) for e in source.entries]
+    source = dataclasses.replace(source, entries=[e for e, v in zip(source.entries, held_out) if not v]
+                                 + [e for e, v in zip(source.entries, held_out) if v])
+    dataset = CaptionedImages(source, size, fit)
+    skipped, items, seen = list(source.skipped), [], {}
+    splits = Counter()
+    position = 0
+    with open(out / f"{IMAGES}.tmp", "wb") as images, \
+            tqdm(total=len(dataset), desc=f"preparing {out}", unit="img", disable=not progress) as bar:
+        for batch in tolerant_loader(dataset, workers):
+            for image, caps, extras in batch:
+                entry, position = source.entries[position], position + 1
+                bar.update(1)
+                if image is None:
+                    skipped.append(Skipped(caps, extras))
+                    continue
+                if dedup:
+                    key = difference_hash(image)
+                    if key in seen:
+                        skipped.append(Skipped(entry.name, f"near-duplicate of {seen[key]}"))
+                        continue
+                    seen[key] = entry.name
+                images.write(image.permute(1, 2, 0).contiguous().numpy().tobytes())  # (H, W, 3)
+                split = "val" if is_validation(entry.name, seed, val_fraction) else "train"
+                splits[split] += 1
+                items.append({"name": entry.name, "captions": caps, "extras": extras, "split": split})
+    if not items:
+        raise UserError(f"no usable image in {source.root}: {len(skipped)} skipped ({count_reasons(skipped)})")
+    with open(out / ITEMS, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(item) + "\n" for item in items)
+    with open(out / REPORT, "w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"name": s.name, "reason": s.reason}) + "\n" for s in skipped)
+    if text_encoder:
+        vectors = embed_texts([c for item in items for c in item["captions"]], text_encoder)
+        save_file({"vectors": vectors.contiguous()}, out / vectors_file(text_encoder))
+    os.replace(out / f"{IMAGES}.tmp", out / IMAGES)
+    info = {"version": 1, "source": str(Path(source.root).resolve()), "format": source.format,
+            "size": list(size), "fit": fit, "count": len(items), "train": splits["train"], "val": splits["val"],
+            "val_fraction": val_fraction, "seed": seed, "dedup": dedup, "text_encoder": text_encoder,
+            "skipped": len(skipped), "skipped_by_reason": count_reasons(skipped),
+            "seconds": round(time.monotonic() - started, 1)}
+    (out / MANIFEST).write_text(json.dumps(info, indent=2))  # last: its presence marks a complete cache
+    return info
