@@ -26,6 +26,7 @@ from t2igan.data.memory import tolerant_loader
 from t2igan.data.sources import Skipped, Source, count_reasons
 from t2igan.errors import UserError
 from t2igan.text import embed_texts
+from t2igan.text.encoder import ENCODERS
 
 
 def is_validation(name: str, seed: int, fraction: float) -> bool:
@@ -70,6 +71,8 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
         raise UserError(f"{out} exists and is not empty; choose a new folder for the cache")
     if not 0 <= val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1) (got {val_fraction})")
+    if text_encoder and text_encoder not in ENCODERS:  # say so before minutes of decoding, not after
+        raise UserError(f"unknown text encoder {text_encoder!r}; choose from {', '.join(ENCODERS)} or none")
     out.mkdir(parents=True, exist_ok=True)
     # Training images first, then validation: each split is one contiguous slice of the map.
     held_out = [is_validation(e.name, seed, val_fraction) for e in source.entries]

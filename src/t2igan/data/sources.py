@@ -14,6 +14,7 @@ same skip report.
 from __future__ import annotations
 
 import importlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,6 +129,31 @@ class ImageFinder:
 def clean_captions(texts: list[Any]) -> list[str]:
     """Strip captions and drop empty ones; every format uses this, so '' never counts as a caption."""
     return [" ".join(str(t).split()) for t in texts if isinstance(t, str) and t.strip()]
+
+
+def jsonl_manifest(root: Path, manifest: str, parse: Callable[[dict], tuple[str, list[str], dict]]
+                   ) -> tuple[list[Entry], list[Skipped]]:
+    """Entries of a JSON-lines manifest in root: parse(record) -> (file under root, captions, extras).
+
+    A line parse cannot read (KeyError, TypeError, ValueError) is skipped as a bad manifest line.
+    """
+    entries, skipped = [], []
+    for number, line in enumerate((root / manifest).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            name, captions, extras = parse(json.loads(line))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:  # JSONDecodeError is a ValueError
+            skipped.append(Skipped(f"{manifest} line {number}", f"bad manifest line ({type(error).__name__}: {error})"))
+            continue
+        file = root / name
+        if not file.is_file():
+            skipped.append(Skipped(name, "caption with no image"))
+        elif not captions:
+            skipped.append(Skipped(name, "no caption"))
+        else:
+            entries.append(Entry(name, captions, extras, str(file)))
+    return entries, skipped
 
 
 def caption_from_template(template: str, label: str) -> str:

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions, read_file
+from t2igan.data.sources import Source, SourceOptions, clean_captions, jsonl_manifest, read_file
 
 MANIFEST = "captions.jsonl"
 
@@ -29,25 +29,12 @@ def detect(path: Path) -> bool:
     return (path / MANIFEST).is_file()
 
 
+def _parse(record: dict) -> tuple[str, list[str], dict]:
+    return str(record["file"]), clean_captions(list(record["captions"])), dict(record.get("attributes") or {})
+
+
 def scan(path: Path, options: SourceOptions) -> Source:
-    entries, skipped = [], []
-    for number, line in enumerate((path / MANIFEST).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            name, captions = str(record["file"]), clean_captions(list(record["captions"]))
-            extras = dict(record.get("attributes") or {})
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            skipped.append(Skipped(f"{MANIFEST} line {number}", f"bad manifest line ({error})"))
-            continue
-        file = path / name
-        if not file.is_file():
-            skipped.append(Skipped(name, "caption with no image"))
-        elif not captions:
-            skipped.append(Skipped(name, "no caption"))
-        else:
-            entries.append(Entry(name, captions, extras, str(file)))
+    entries, skipped = jsonl_manifest(path, MANIFEST, _parse)
     return Source(path, "captioned-folder", entries, read_file, skipped)
 
 

@@ -7,10 +7,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions, read_file
+from t2igan.data.sources import Source, SourceOptions, clean_captions, jsonl_manifest, read_file
 
 MANIFEST = "metadata.jsonl"
 
@@ -19,23 +18,11 @@ def detect(path: Path) -> bool:
     return (path / MANIFEST).is_file()
 
 
+def _parse(record: dict) -> tuple[str, list[str], dict]:
+    name, text = str(record.pop("file_name")), record.pop("text", None)
+    return name, clean_captions([text] if isinstance(text, str) else list(text or [])), record
+
+
 def scan(path: Path, options: SourceOptions) -> Source:
-    entries, skipped = [], []
-    for number, line in enumerate((path / MANIFEST).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            name, text = str(record.pop("file_name")), record.pop("text", None)
-        except (json.JSONDecodeError, KeyError, AttributeError) as error:
-            skipped.append(Skipped(f"{MANIFEST} line {number}", f"bad manifest line (no file_name: {error})"))
-            continue
-        captions = clean_captions([text] if isinstance(text, str) else list(text or []))
-        file = path / name
-        if not file.is_file():
-            skipped.append(Skipped(name, "caption with no image"))
-        elif not captions:
-            skipped.append(Skipped(name, "no caption"))
-        else:
-            entries.append(Entry(name, captions, record, str(file)))
+    entries, skipped = jsonl_manifest(path, MANIFEST, _parse)
     return Source(path, "metadata-jsonl", entries, read_file, skipped)
