@@ -1,4 +1,4 @@
-"""DiffAugment: the paper's operations, differentiable, on every image D sees, reproducible on resume."""
+"""DiffAugment and the mode-seeking term: what the trainer adds to any model against small data and collapse."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import TINY
+from t2igan import losses
 from t2igan.cli import main
 from t2igan.errors import UserError
 from t2igan.training.augment import DiffAugment, color, cutout, parse_policy, translation
@@ -61,3 +62,17 @@ def test_augmented_training_resumes_exactly(tmp_path: Path) -> None:
     assert whole["step"] == split["step"] == 4
     assert whole["loss_d"] == pytest.approx(split["loss_d"], abs=1e-6)
     assert whole["loss_g"] == pytest.approx(split["loss_g"], abs=1e-6)
+
+
+def test_mode_seeking_term_punishes_a_generator_that_ignores_its_noise() -> None:
+    z_a, z_b = torch.zeros(4, 8), torch.ones(4, 8)  # noise distance 1
+    same = torch.full((4, 3, 8, 8), 0.3)
+    varied = same + 0.5
+    assert losses.mode_seeking_loss(same, varied, z_a, z_b).item() == pytest.approx(2.0, rel=1e-4)  # 1 / 0.5
+    assert losses.mode_seeking_loss(same, same.clone(), z_a, z_b).item() == pytest.approx(1e5)  # collapse: large
+
+
+def test_training_with_the_mode_seeking_term_logs_it(tmp_path: Path) -> None:
+    assert main(["train", "--out", str(tmp_path / "r"), *TINY, "--steps", "2", "--mode-seeking", "1"]) == 0
+    last = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[-1])
+    assert last["g_mode_seeking"] > 0

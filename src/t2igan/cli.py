@@ -27,6 +27,8 @@ TRAIN_HELP = {
     "captions_file": "LMDB: a CSV or JSONL of captions keyed by image key (default: --caption-template)",
     "fit": "how images take the training size: crop (centre, no distortion), pad (black bars, all in view) or "
            "stretch",
+    "mode_seeking": "weight of MSGAN's mode-seeking term (Mao et al. 2019) in G's loss: against a G that ignores "
+                    "its noise and makes one image per caption; 1 is the paper's; 0 turns it off",
     "augment": "DiffAugment of D's inputs for small datasets: none, or a comma list of color, translation, cutout",
     "model": "method to train; `t2igan models` lists them with their sizes",
     "image_size": "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; StackGAN stage II: 256)",

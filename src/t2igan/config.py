@@ -27,6 +27,7 @@ class TrainConfig:
     keep_words: str | None = None  # COCO: keep images whose captions have one of these comma-separated words
     captions_file: str | None = None  # LMDB: captions keyed by image key (CSV or JSONL)
     fit: str = "crop"  # how images take the training size: crop | pad | stretch
+    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss; 0 turns it off
     augment: str = "none"  # differentiable augmentation of D's inputs: none or a policy such as color,translation,cutout
     model: str = "df-gan"
     image_size: str | None = None  # "S" for S x S, or "WxH"
@@ -116,6 +117,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UserError(f"Adam betas must be in [0, 1) (got {cfg.beta1}, {cfg.beta2})")
     if cfg.max_minutes is not None and cfg.max_minutes <= 0:
         raise UserError("--max-minutes must be positive")
+    if cfg.mode_seeking < 0:
+        raise UserError(f"--mode-seeking must be 0 (off) or positive (got {cfg.mode_seeking})")
     if not 0 <= cfg.ema_decay < 1:
         raise UserError(f"--ema-decay must be in [0, 1) (got {cfg.ema_decay}); 0 turns the EMA off")
     if cfg.stage not in (1, 2):

@@ -89,3 +89,15 @@ def data_to_data_cross_entropy(embed: torch.Tensor, proxy: torch.Tensor, labels:
     other_class = labels[:, None] != labels[None, :]  # also excludes the diagonal
     negatives = negatives.masked_fill(~other_class, float("-inf"))
     return (torch.logsumexp(torch.cat([positive, negatives], dim=1), dim=1) - positive[:, 0]).mean()
+
+
+def mode_seeking_loss(fake_a: torch.Tensor, fake_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor,
+                      eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's term (Mao et al., CVPR 2019), minimised by G: 1 / (image distance / noise distance + eps).
+
+    Two noise vectors with the same caption should give images as different as the noise is; a
+    generator that ignores its noise (one image per caption) makes the ratio 0 and this term large.
+    Distances are mean absolute differences, as in the paper's code.
+    """
+    ratio = (fake_a - fake_b).abs().mean() / (z_a - z_b).abs().mean()
+    return 1.0 / (ratio + eps)

@@ -21,14 +21,14 @@ from typing import Iterator
 import torch
 from tqdm import tqdm
 
-from t2igan import __version__
+from t2igan import __version__, losses
 from t2igan.config import TrainConfig, validate
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import count_reasons
 from t2igan.errors import UserError
 from t2igan.images import save_png_atomic, to_model
 from t2igan.models import get_model, resolve
-from t2igan.models.objective import Batch
+from t2igan.models.objective import Batch, noise
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
 from t2igan.training import checkpoint as ckpt
@@ -162,6 +162,10 @@ class Trainer:
         self.D.requires_grad_(False)  # G's phase needs gradients through D, not D's own
         with self.autocast():
             loss_g, g_stats = self.objective.generator_loss(self.G, self.D, batch, self.noise_rng)
+            if self.cfg.mode_seeking > 0:
+                diverse = self.mode_seeking(batch.text)
+                loss_g = loss_g + self.cfg.mode_seeking * diverse
+                g_stats["g_mode_seeking"] = diverse.item()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -170,6 +174,13 @@ class Trainer:
             self.ema.update(self.G, self.step)
         self.step += 1
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **stats, **g_stats}
+
+    def mode_seeking(self, text: torch.Tensor) -> torch.Tensor:
+        """MSGAN's term for half the batch's captions, each drawn with two noise vectors."""
+        half = text[: len(text) // 2]
+        z = noise(self.G, 2 * len(half), self.noise_rng)
+        fake = self.G(z, torch.cat([half, half]))  # (2 * B/2, 3, H, W)
+        return losses.mode_seeking_loss(*fake.chunk(2), *z.chunk(2))
 
     # -- state -----------------------------------------------------------------------------
     def meta(self) -> dict:
