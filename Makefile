@@ -2,13 +2,15 @@
 # make test: set up .venv and run the test suite (CPU, tiny models)
 # make bench: set up .venv and print the benchmark tables (minutes)
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
+# make bench-data: prepare/check/feed speed on ../shared/data/stanford-cars-128x96 (~2 min)
+# make bench-photos: real photos from ../shared/data: cars 30 min + body-type judge, cats 2 x 12 min (~1 h)
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test bench bench-models clean
+.PHONY: demo test bench bench-models bench-data bench-photos clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,6 +30,14 @@ bench: $(STAMP)
 
 bench-models: $(STAMP)
 	$(PY) benchmarks/bench_models.py --out bench-runs/models
+
+bench-data: $(STAMP)
+	$(PY) benchmarks/bench_data.py --out bench-runs/data
+
+bench-photos: $(STAMP)
+	[ -f bench-runs/cars64/cache.json ] || $(VENV)/bin/t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad --out bench-runs/cars64
+	$(PY) benchmarks/bench_cars.py --cache bench-runs/cars64 --out bench-runs/cars --minutes 30 --only tac-gan+aug
+	bash benchmarks/real_photos.sh 12
 
 clean:
 	rm -rf $(VENV) demo
