@@ -4,7 +4,7 @@ Trains each chosen configuration on a prepared cars cache for the same budget (m
 clock, or a number of images seen, for comparing settings on a faster machine), then asks a
 body-type judge about its images. The judge is a small CNN trained here on the real training
 images to tell sedan, SUV, coupe, convertible, pickup, hatchback, van and wagon apart (from the
-class names); its accuracy on real held-out images is the ceiling, a constant guess the floor.
+class names); its balanced accuracy on real held-out images is the ceiling, chance (1/8) the floor.
 For each body type the generator gets the held-out captions of that type ("a photo of a 2012
 Ford F-150 Regular Cab") and the judge scores what comes out. Grids, one row per body type, are
 written beside the runs. Usage:
@@ -138,13 +138,12 @@ def main() -> None:
     parser.add_argument("--images", type=int, help="... or as images seen (same for every configuration)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    parser.add_argument("--judge-epochs", type=int, default=8)
+    parser.add_argument("--judge-epochs", type=int, default=12)
     parser.add_argument("--score-only", action="store_true", help="score the runs already in --out again")
     args = parser.parse_args()
     if not (args.minutes or args.images or args.score_only):
         parser.error("give a budget: --minutes M or --images N")
     from t2igan.config import TrainConfig
-    from t2igan.data.cache import CachedImages
     from t2igan.training.loop import train
 
     device, out, cache = torch.device(args.device), Path(args.out), Path(args.cache)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from t2igan.config import TrainConfig, load_config_file, merge, parse_size
 from t2igan.data.decode import FITS
-from t2igan.data.sources import FORMATS, SourceOptions
+from t2igan.data.sources import FORMATS, Source, SourceOptions
 from t2igan.errors import UserError
 
 TRAIN_HELP = {
@@ -156,7 +156,7 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
                             help=TRAIN_HELP[name])
 
 
-def _open_source(args: argparse.Namespace):
+def _open_source(args: argparse.Namespace) -> Source:
     from t2igan.data.sources import open_source
 
     return open_source(args.src, SourceOptions(**{name: getattr(args, name) for name in SOURCE_FIELDS}))
