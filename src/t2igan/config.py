@@ -10,8 +10,8 @@ from typing import Any
 
 from t2igan.data.decode import FITS
 from t2igan.data.sources import SourceOptions
-from t2igan.training.augment import parse_policy
 from t2igan.errors import UserError
+from t2igan.training.augment import parse_policy
 
 
 @dataclass
@@ -27,8 +27,6 @@ class TrainConfig:
     keep_words: str | None = None  # COCO: keep images whose captions have one of these comma-separated words
     captions_file: str | None = None  # LMDB: captions keyed by image key (CSV or JSONL)
     fit: str = "crop"  # how images take the training size: crop | pad | stretch
-    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss; 0 turns it off
-    augment: str = "none"  # differentiable augmentation of D's inputs: none or a policy such as color,translation,cutout
     model: str = "df-gan"
     image_size: str | None = None  # "S" for S x S, or "WxH"
     steps: int = 10_000  # stop after this many steps (G and D update once each) ...
@@ -49,6 +47,8 @@ class TrainConfig:
     stage1_run: str | None = None  # StackGAN stage II: the stage-I run folder
     label: str | None = None  # TAC-GAN's class: attribute names joined by "+" (synthetic: subject+color)
     aux_loss: str = "ac"  # TAC-GAN's class loss: ac (cross-entropy) | d2d-ce (ReACGAN)
+    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss; 0 turns it off
+    augment: str = "none"  # differentiable augmentation of D's inputs: none or a policy such as color,translation,cutout
     seed: int = 0
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
