@@ -37,6 +37,8 @@ CONFIGS = {  # explored on a GPU at each one's 30-CPU-minute image count first (
     "gan-int-cls-2e-4+ct": dict(model="gan-int-cls", ngf=16, ndf=16, lr=2e-4, augment=AUG_CT),
     "tac-gan+aug": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label"),
     "tac-gan+aug+ms": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label", mode_seeking=1.0),
+    "tac-gan+aug+ms0.1": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label",
+                              mode_seeking=0.1),
     "tac-gan-2e-4": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, label="label"),
     "tac-gan-2e-4+ct": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, augment=AUG_CT, label="label"),
     "tac-gan-2e-4+aug-b64": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, augment=AUG, label="label",
