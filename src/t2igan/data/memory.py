@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from tqdm import tqdm
 
+from t2igan.data.dataset import CaptionedImages
 from t2igan.data.decode import BadImage
 from t2igan.data.sources import Skipped, SourceOptions, open_source
 from t2igan.errors import UserError
@@ -37,7 +39,6 @@ def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: i
 
         return SyntheticCaptions(split=split, size=size, seed=seed)
     from t2igan.data.cache import CachedImages, is_cache
-    from t2igan.data.dataset import CaptionedImages
 
     if is_cache(Path(spec)):
         return CachedImages(spec, split, size)
@@ -45,7 +46,7 @@ def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: i
 
 
 class _Tolerant(torch.utils.data.Dataset):
-    """Item i, or (None, name, reason) for an unusable image, so one bad file never stops a load."""
+    """Item i, or a Skipped for an unusable image, so one bad file never stops a load."""
 
     def __init__(self, dataset: torch.utils.data.Dataset) -> None:
         self.dataset = dataset
@@ -53,21 +54,27 @@ class _Tolerant(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def __getitem__(self, index: int) -> tuple:
+    def __getitem__(self, index: int) -> tuple | Skipped:
         try:
             return self.dataset[index]
         except BadImage as error:
-            return None, error.name, error.reason
+            return Skipped(error.name, error.reason)
 
 
-def _as_list(batch: list) -> list:
-    return batch
-
-
-def tolerant_loader(dataset: torch.utils.data.Dataset, workers: int = 2) -> torch.utils.data.DataLoader:
-    """Batches (lists) of items in order, each (image, captions, extras) or (None, name, reason)."""
-    return torch.utils.data.DataLoader(_Tolerant(dataset), batch_size=64, collate_fn=_as_list,
-                                       num_workers=workers if len(dataset) > 512 else 0)
+def usable_items(dataset: torch.utils.data.Dataset, skipped: list[Skipped],
+                 workers: int = 2) -> Iterator[tuple[int, tuple]]:
+    """(index, (image, captions, extras)) of each usable item, in order, decoded by a few worker
+    processes; each unusable one is appended to `skipped` instead."""
+    loader = torch.utils.data.DataLoader(_Tolerant(dataset), batch_size=64, collate_fn=list,
+                                         num_workers=workers if len(dataset) > 512 else 0)
+    index = 0
+    for batch in loader:
+        for item in batch:
+            if isinstance(item, Skipped):
+                skipped.append(item)
+            else:
+                yield index, item
+            index += 1
 
 
 def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None, progress: bool = True,
@@ -79,21 +86,14 @@ def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None
         return dataset.tensors(limit)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
-    from t2igan.data.dataset import CaptionedImages
-
-    loader = tolerant_loader(dataset, workers)
     images, captions, attributes = [], [], []
     skipped = list(dataset.source.skipped) if isinstance(dataset, CaptionedImages) else []  # found by the scan
     with tqdm(total=count, desc="loading images", unit="img", disable=not progress) as bar:
-        for batch in loader:  # in order; bad images are skipped and the next ones fill their places
-            for image, caps, extras in batch:
-                if image is None:
-                    skipped.append(Skipped(caps, extras))
-                elif len(images) < count:
-                    images.append(image)
-                    captions.append(caps)
-                    attributes.append(extras)
-                    bar.update(1)
+        for _, (image, caps, extras) in usable_items(dataset, skipped, workers):  # bad ones leave no gap
+            images.append(image)
+            captions.append(caps)
+            attributes.append(extras)
+            bar.update(1)
             if len(images) == count:
                 break
     if not images:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from t2igan.data.cache import IMAGES, ITEMS, MANIFEST, REPORT, vectors_file
 from t2igan.data.dataset import CaptionedImages
-from t2igan.data.memory import tolerant_loader
+from t2igan.data.memory import usable_items
 from t2igan.data.sources import Skipped, Source, count_reasons
 from t2igan.errors import UserError
 from t2igan.text import embed_texts
@@ -49,12 +49,10 @@ def check_source(source: Source, workers: int = 2, progress: bool = True) -> dic
     """Decode every image (at a small size) without writing; return the counts and skipped files."""
     dataset = CaptionedImages(source, (32, 32), "stretch")
     skipped, usable, captions = list(source.skipped), 0, 0
-    for batch in tqdm(tolerant_loader(dataset, workers), desc="checking", unit="batch", disable=not progress):
-        for image, caps, extras in batch:
-            if image is None:
-                skipped.append(Skipped(caps, extras))
-            else:
-                usable, captions = usable + 1, captions + len(caps)
+    with tqdm(total=len(dataset), desc="checking", unit="img", disable=not progress) as bar:
+        for index, (_, caps, _) in usable_items(dataset, skipped, workers):
+            usable, captions = usable + 1, captions + len(caps)
+            bar.update(index + 1 - bar.n)
     return {"format": source.format, "root": str(source.root), "usable_images": usable, "captions": captions,
             "skipped": len(skipped), "skipped_by_reason": count_reasons(skipped),
             "skipped_files": [{"name": s.name, "reason": s.reason} for s in skipped]}
@@ -76,31 +74,24 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
     out.mkdir(parents=True, exist_ok=True)
     # Training images first, then validation: each split is one contiguous slice of the map.
     held_out = [is_validation(e.name, seed, val_fraction) for e in source.entries]
-    source = dataclasses.replace(source, entries=[e for e, v in zip(source.entries, held_out) if not v]
-                                 + [e for e, v in zip(source.entries, held_out) if v])
+    train_entries = [e for e, v in zip(source.entries, held_out) if not v]
+    source = dataclasses.replace(source, entries=train_entries + [e for e, v in zip(source.entries, held_out) if v])
     dataset = CaptionedImages(source, size, fit)
     skipped, items, seen = list(source.skipped), [], {}
-    splits = Counter()
-    position = 0
     with open(out / f"{IMAGES}.tmp", "wb") as images, \
             tqdm(total=len(dataset), desc=f"preparing {out}", unit="img", disable=not progress) as bar:
-        for batch in tolerant_loader(dataset, workers):
-            for image, caps, extras in batch:
-                entry, position = source.entries[position], position + 1
-                bar.update(1)
-                if image is None:
-                    skipped.append(Skipped(caps, extras))
+        for index, (image, caps, extras) in usable_items(dataset, skipped, workers):
+            bar.update(index + 1 - bar.n)
+            name = source.entries[index].name
+            if dedup:
+                key = difference_hash(image)
+                if key in seen:
+                    skipped.append(Skipped(name, f"near-duplicate of {seen[key]}"))
                     continue
-                if dedup:
-                    key = difference_hash(image)
-                    if key in seen:
-                        skipped.append(Skipped(entry.name, f"near-duplicate of {seen[key]}"))
-                        continue
-                    seen[key] = entry.name
-                images.write(image.permute(1, 2, 0).contiguous().numpy().tobytes())  # (H, W, 3)
-                split = "val" if is_validation(entry.name, seed, val_fraction) else "train"
-                splits[split] += 1
-                items.append({"name": entry.name, "captions": caps, "extras": extras, "split": split})
+                seen[key] = name
+            images.write(image.permute(1, 2, 0).contiguous().numpy().tobytes())  # (H, W, 3)
+            split = "train" if index < len(train_entries) else "val"
+            items.append({"name": name, "captions": caps, "extras": extras, "split": split})
     if not items:
         raise UserError(f"no usable image in {source.root}: {len(skipped)} skipped ({count_reasons(skipped)})")
     with open(out / ITEMS, "w", encoding="utf-8") as handle:
@@ -111,6 +102,7 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
         vectors = embed_texts([c for item in items for c in item["captions"]], text_encoder)
         save_file({"vectors": vectors.contiguous()}, out / vectors_file(text_encoder))
     os.replace(out / f"{IMAGES}.tmp", out / IMAGES)
+    splits = Counter(item["split"] for item in items)
     info = {"version": 1, "source": str(Path(source.root).resolve()), "format": source.format,
             "size": list(size), "fit": fit, "count": len(items), "train": splits["train"], "val": splits["val"],
             "val_fraction": val_fraction, "seed": seed, "dedup": dedup, "text_encoder": text_encoder,

@@ -33,6 +33,16 @@ def _header(file: Path) -> list[str]:
     return [c.strip().lower() for c in first.rstrip("\r\n").split("\t" if "\t" in first else ",")]
 
 
+def read_table(file: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV (or tab-separated) file with a header -> (lower-cased column names, rows as dicts)."""
+    with open(file, newline="", encoding="utf-8-sig") as handle:
+        first = handle.readline()
+        handle.seek(0)
+        reader = csv.DictReader(handle, delimiter="\t" if "\t" in first else ",")
+        reader.fieldnames = [c.strip().lower() for c in reader.fieldnames or []]
+        return reader.fieldnames, list(reader)
+
+
 def _manifests(path: Path, options: SourceOptions) -> list[Path]:
     """CSV-like files at the top of path whose header has an image column."""
     if path.is_file():
@@ -75,20 +85,15 @@ def scan(path: Path, options: SourceOptions) -> Source:
         raise UserError(f"{path} holds several manifests ({', '.join(f.name for f in files)}); pass one as --data")
     file = files[0]
     root = file.parent
-    with open(file, newline="", encoding="utf-8-sig") as handle:
-        sample = handle.readline()
-        handle.seek(0)
-        reader = csv.DictReader(handle, delimiter="\t" if "\t" in sample else ",")
-        reader.fieldnames = [c.strip().lower() for c in reader.fieldnames or []]
-        header = reader.fieldnames
-        image_col = _column(header, options.image_column, IMAGE_COLUMNS, "image", file)
-        caption_col = _column(header, options.caption_column, CAPTION_COLUMNS, "caption", file)
-        label_col = _column(header, options.label_column, LABEL_COLUMNS, "label", file)
-        rows: dict[str, list[dict]] = {}
-        for row in reader:  # rows of one image are grouped, in first-seen order
-            name = (row.get(image_col) or "").strip()
-            if name:
-                rows.setdefault(name, []).append(row)
+    header, table = read_table(file)
+    image_col = _column(header, options.image_column, IMAGE_COLUMNS, "image", file)
+    caption_col = _column(header, options.caption_column, CAPTION_COLUMNS, "caption", file)
+    label_col = _column(header, options.label_column, LABEL_COLUMNS, "label", file)
+    rows: dict[str, list[dict]] = {}
+    for row in table:  # rows of one image are grouped, in first-seen order
+        name = (row.get(image_col) or "").strip()
+        if name:
+            rows.setdefault(name, []).append(row)
     finder = ImageFinder(root)
     entries, skipped = [], []
     for name, group in rows.items():

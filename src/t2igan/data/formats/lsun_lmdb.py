@@ -13,7 +13,6 @@ The label is kept as the extra "label".
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
@@ -21,13 +20,13 @@ from typing import Iterator
 
 import lmdb
 
+from t2igan.data.formats.csv_manifest import CAPTION_COLUMNS, read_table
 from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, caption_from_template, clean_captions
 from t2igan.errors import UserError
 
 DEFAULT_TEMPLATE = "a photo of a {label}"
 LABEL_SUFFIXES = ("_lmdb", "_train", "_val")
 KEY_COLUMNS = ("key", "image", "file", "file_name", "filename", "image_id", "id")
-CAPTION_COLUMNS = ("caption", "captions", "text", "description", "sentence", "prompt")
 
 
 # path -> (process id, environment). py-lmdb refuses to open one database twice in a process, so
@@ -88,9 +87,8 @@ def detect(path: Path) -> bool:
 def _read_captions(file: Path, skipped: list[Skipped]) -> dict[str, list[str]]:
     """key -> captions from a CSV or JSONL captions file (see the module docstring)."""
     captions: dict[str, list[str]] = {}
-    text = file.read_text(encoding="utf-8-sig")
     if file.suffix.lower() in (".jsonl", ".json"):
-        for number, line in enumerate(text.splitlines(), 1):
+        for number, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -101,15 +99,13 @@ def _read_captions(file: Path, skipped: list[Skipped]) -> dict[str, list[str]]:
                 continue
             captions.setdefault(key, []).extend([value] if isinstance(value, str) else list(value or []))
         return captions
-    reader = csv.DictReader(text.splitlines(), delimiter="\t" if "\t" in text.split("\n", 1)[0] else ",")
-    header = [c.strip().lower() for c in reader.fieldnames or []]
-    reader.fieldnames = header
+    header, rows = read_table(file)
     key_col = next((c for c in KEY_COLUMNS if c in header), None)
     caption_col = next((c for c in CAPTION_COLUMNS if c in header), None)
     if key_col is None or caption_col is None:
         raise UserError(f"--captions-file {file}: needs a key column ({', '.join(KEY_COLUMNS)}) and a caption "
                         f"column ({', '.join(CAPTION_COLUMNS)}); its columns: {', '.join(header)}")
-    for row in reader:
+    for row in rows:
         key = (row.get(key_col) or "").strip()
         if key:
             captions.setdefault(key, []).append(row.get(caption_col))
