@@ -1,0 +1,80 @@
+"""Reference statistics of a real image set, computed once and cached apart from any scoring.
+
+A reference is the features of the real evaluation split under one extractor (what FID's mean and
+covariance and KID's kernel are computed from). It is stored as CACHE/reference/KEY.npz beside
+KEY.json, which records everything that produced it: the dataset and a fingerprint of its files,
+the split, resolution, fit, the extractor and its weights' hash, the sample count. KEY is a hash
+of that record, so changing any of it computes new statistics; a stale file is never reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from t2igan.text.encoder import cache_dir
+
+RENDERER = ("synthetic.py", "backgrounds.py", "drawing.py", "captions.py")
+
+
+def dataset_fingerprint(spec: str) -> str:
+    """A hash that changes when the dataset does: the renderer's source for 'synthetic', the
+    manifest of a prepared cache, else every file's relative path, size and modification time."""
+    digest = hashlib.sha256()
+    if spec == "synthetic":
+        data_dir = Path(__file__).resolve().parent.parent / "data"
+        for name in RENDERER:
+            digest.update((data_dir / name).read_bytes())
+        return digest.hexdigest()
+    root = Path(spec)
+    if (root / "cache.json").is_file():
+        digest.update((root / "cache.json").read_bytes())
+        return digest.hexdigest()
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root) if path != root else path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def record_key(record: dict) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _save_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def reference_features(record: dict, compute: Callable[[], np.ndarray], directory: Path | None = None) -> np.ndarray:
+    """The (N, D) reference features described by `record`, from the cache or from `compute()`.
+
+    The JSON is written after the arrays, and read back and compared in full before they are
+    used, so an interrupted write or a hash collision can only cause a recomputation.
+    """
+    directory = directory or cache_dir() / "reference"
+    key = record_key(record)
+    arrays, meta = directory / f"{key}.npz", directory / f"{key}.json"
+    if arrays.is_file() and meta.is_file():
+        try:
+            if json.loads(meta.read_text()) == json.loads(json.dumps(record)):
+                with np.load(arrays) as stored:
+                    return stored["features"].astype(np.float64)
+        except (OSError, ValueError, KeyError):  # damaged: it is only a cache
+            pass
+    features = np.asarray(compute(), dtype=np.float64)
+    directory.mkdir(parents=True, exist_ok=True)
+    # float32 on disk: half the size, and far finer than the features' own run-to-run noise.
+    def write_arrays(temporary: Path) -> None:
+        with open(temporary, "wb") as f:  # a file object, or numpy appends ".npz" to the temporary name
+            np.savez(f, features=features.astype(np.float32))
+
+    _save_atomic(arrays, write_arrays)
+    _save_atomic(meta, lambda tmp: tmp.write_text(json.dumps(record, indent=2, sort_keys=True)))
+    return features.astype(np.float32).astype(np.float64)  # what a later cached read will return
