@@ -13,6 +13,7 @@ from t2igan.config import TrainConfig, load_config_file, merge, parse_size
 from t2igan.data.decode import FITS
 from t2igan.data.sources import FORMATS, Source, SourceOptions
 from t2igan.errors import UserError
+from t2igan.metrics.registry import METRICS
 
 TRAIN_HELP = {
     "data": "'synthetic' (procedural captioned cats and cars), a cache from `t2igan data prepare`, or a dataset "
@@ -59,6 +60,11 @@ TRAIN_HELP = {
     "checkpoint_every": "steps between checkpoints in RUN/checkpoints",
     "log_every": "steps between lines of RUN/log.jsonl",
     "keep_checkpoints": "how many recent checkpoints to keep",
+    "eval_every": "steps between evaluations of the EMA generator, logged to RUN/log.jsonl; 0 turns them off",
+    "eval_metrics": "metrics of those evaluations: cheap (MS-SSIM; attributes on the procedural data; R-precision "
+                    "and domain FID with --eval-encoder) or a comma list (see `t2igan evaluate --help`)",
+    "eval_samples": "generated images per evaluation during training",
+    "eval_encoder": "DAMSM encoder from `t2igan text pretrain` for R-precision and domain FID during training",
 }
 
 
@@ -113,11 +119,15 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from t2igan.evaluation.attributes import evaluate_run
+    from t2igan.evaluation.evaluate import evaluate_run, markdown_table, parse_metrics
+    from t2igan.metrics.context import EvalSettings
 
-    report = evaluate_run(args.run, num_samples=args.num_samples, seed=args.seed, truncation=args.truncation,
-                          ema=not args.no_ema)
-    print(json.dumps(report, indent=2))
+    settings = EvalSettings(fid_mode=args.fid_mode, inception_weights=args.inception_weights, encoder=args.encoder,
+                            clip_model=args.clip_model, is_splits=args.is_splits, seed=args.seed)
+    report = evaluate_run(args.run, parse_metrics(args.metrics), args.num_samples, settings, args.data,
+                          args.truncation, not args.no_ema, args.device)
+    print(markdown_table(report))
+    print(f"written: {Path(args.run) / 'eval.json'} and eval.md")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -147,19 +157,26 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
 SOURCE_FIELDS = [f.name for f in dataclasses.fields(SourceOptions)]
 
 
-def _add_source_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags that say how to read a dataset, as `train` has them."""
-    parser.add_argument("src", metavar="SRC", help="dataset folder or manifest file, in any supported format")
+def _add_source_flags(parser: argparse.ArgumentParser, as_data_flag: bool = False) -> None:
+    """The dataset (positional SRC, or --data as `train` has it) and the flags that say how to read it."""
+    if as_data_flag:
+        parser.add_argument("--data", required=True, help=TRAIN_HELP["data"])
+    else:
+        parser.add_argument("src", metavar="SRC", help="dataset folder or manifest file, in any supported format")
     for name in SOURCE_FIELDS:
         choices = ["auto", *FORMATS] if name == "format" else None
         parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(SourceOptions(), name), choices=choices,
                             help=TRAIN_HELP[name])
 
 
+def _source_options(args: argparse.Namespace) -> SourceOptions:
+    return SourceOptions(**{name: getattr(args, name) for name in SOURCE_FIELDS})
+
+
 def _open_source(args: argparse.Namespace) -> Source:
     from t2igan.data.sources import open_source
 
-    return open_source(args.src, SourceOptions(**{name: getattr(args, name) for name in SOURCE_FIELDS}))
+    return open_source(args.src, _source_options(args))
 
 
 def cmd_data_check(args: argparse.Namespace) -> None:
@@ -192,6 +209,17 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
     print(json.dumps({"shards": result["shards"], "images": result["images"], "skipped": len(result["skipped"])}))
 
 
+def cmd_text_pretrain(args: argparse.Namespace) -> None:
+    from t2igan.text.pretrain import pretrain_damsm
+
+    summary = pretrain_damsm(args.data, args.out, options=_source_options(args), image_size=parse_size(args.image_size),
+                             fit=args.fit, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                             max_minutes=args.max_minutes, seed=args.seed, label=args.label,
+                             num_images=args.num_images)
+    print(json.dumps(summary, indent=2))
+    print(f"encoder: {args.out} (use with t2igan evaluate --encoder {args.out})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="t2igan", description="Text-to-image GANs: train, generate, evaluate.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -214,10 +242,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling_flags(p)
     p.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("evaluate", help="score a run trained on the synthetic data, attribute by attribute")
+    p = sub.add_parser("evaluate", help="score a run: FID, IS, KID, MS-SSIM, R-precision, CLIP score, attributes",
+                       description="Generate from the captions of the real evaluation split and score the images; "
+                       "writes RUN/eval.json and RUN/eval.md, each number beside its protocol. Metrics whose "
+                       "weights or encoder are missing are skipped with the reason, unless named in --metrics.")
     p.add_argument("--run", required=True, help="run folder made by `t2igan train`")
-    p.add_argument("--num-samples", type=int, default=1000, help="generated images to score (default: 1000)")
+    p.add_argument("--data", help="real images and captions to compare with (default: the run's --data); its "
+                   "held-out split where it has one")
+    p.add_argument("--metrics", metavar="LIST", help=f"comma list of {', '.join(METRICS)} (default: all that "
+                   "can run here)")
+    p.add_argument("--num-samples", type=int, default=30_000, help="generated images (default: 30000, as the "
+                   "papers' FID; a CPU extracts Inception features at a few images/s, so lower it there)")
     p.add_argument("--seed", type=int, default=0, help="seed of captions and noise (default: 0)")
+    p.add_argument("--fid-mode", default="clean", choices=["clean", "dfgan"], help="clean: TF FID Inception with "
+                   "clean-fid's resize (comparable, modern); dfgan: torchvision's ImageNet Inception as DF-GAN's "
+                   "test code (compare only with tables made that way) (default: clean)")
+    p.add_argument("--inception-weights", metavar="FILE", help="Inception weights for FID/IS/KID (clean: "
+                   "weights-inception-2015-12-05-6726825d.pth; dfgan: inception_v3_google-0cc3c7bd.pth); default: "
+                   "$T2IGAN_INCEPTION_WEIGHTS, else $TORCH_HOME/hub/checkpoints/; never downloaded")
+    p.add_argument("--encoder", metavar="ENC", help="DAMSM encoder from `t2igan text pretrain`, for R-precision and "
+                   "domain FID")
+    p.add_argument("--clip-model", metavar="DIR", help="local CLIP model folder (Hugging Face format) for the CLIP score")
+    p.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default: 10)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     _add_sampling_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -261,6 +308,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the shards")
     p.add_argument("--shard-size", type=int, default=1000, help="images per shard (default: 1000)")
     p.set_defaults(func=cmd_data_pack)
+
+    text = sub.add_parser("text", help="text encoders").add_subparsers(dest="text_command", required=True,
+                                                                        metavar="TOOL")
+    p = text.add_parser("pretrain", help="train a DAMSM text/image encoder pair on a dataset (for R-precision "
+                        "and a domain FID)", description="Train AttnGAN's DAMSM encoders from scratch: a bi-LSTM "
+                        "over words and a small CNN over image regions, with the DAMSM word and sentence losses. "
+                        "Ctrl-C saves what was trained so far.")
+    _add_source_flags(p, as_data_flag=True)
+    p.add_argument("--out", required=True, metavar="ENC", help="new folder for the encoder (damsm.safetensors, "
+                   "damsm.json)")
+    p.add_argument("--image-size", default="64", help="S for SxS or WxH: the size the image encoder sees; "
+                   "match the generator's (default: 64)")
+    p.add_argument("--fit", default="crop", choices=FITS, help=TRAIN_HELP["fit"] + " (default: crop)")
+    p.add_argument("--epochs", type=int, default=20, help="passes over the training images (default: 20)")
+    p.add_argument("--batch-size", type=int, default=48, help="images per step; the others in a batch are the "
+                   "negatives (default: 48, as AttnGAN)")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, x0.98 each epoch (default: 0.002)")
+    p.add_argument("--max-minutes", type=float, help="also stop after this many minutes of training")
+    p.add_argument("--num-images", type=int, default=10_000, help=TRAIN_HELP["num_images"] + " (default: 10000)")
+    p.add_argument("--label", help="attributes whose equal values are not negatives, joined by + (e.g. "
+                   "subject+color); default: every other image is a negative")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, weights and batches (default: 0)")
+    p.set_defaults(func=cmd_text_pretrain)
     return parser
 
 

@@ -56,6 +56,10 @@ class TrainConfig:
     checkpoint_every: int = 500  # steps between checkpoints
     log_every: int = 10  # steps between lines in log.jsonl
     keep_checkpoints: int = 2  # older checkpoints are deleted
+    eval_every: int = 0  # steps between evaluations logged to log.jsonl; 0 turns them off
+    eval_metrics: str = "cheap"  # "cheap" (those that run in seconds here) or a comma list of metric names
+    eval_samples: int = 1000  # generated images per evaluation during training
+    eval_encoder: str | None = None  # DAMSM folder for R-precision and domain FID during training
 
     @property
     def size(self) -> tuple[int, int]:
@@ -131,4 +135,25 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         raise UserError(f"--fit must be one of {', '.join(FITS)} (got {cfg.fit!r})")
     parse_policy(cfg.augment)
     parse_size(cfg.image_size)
+    _validate_evaluation(cfg)
     return cfg
+
+
+def _validate_evaluation(cfg: TrainConfig) -> None:
+    """Fail at step 0, not at the first evaluation minutes later."""
+    if cfg.eval_every < 0:
+        raise UserError(f"--eval-every must be 0 (off) or positive (got {cfg.eval_every})")
+    if not cfg.eval_every:
+        return
+    if cfg.eval_samples < 10:
+        raise UserError(f"--eval-samples must be at least 10 (got {cfg.eval_samples})")
+    from t2igan.evaluation.evaluate import parse_metrics
+    from t2igan.metrics.registry import METRICS
+
+    names = [] if cfg.eval_metrics == "cheap" else parse_metrics(cfg.eval_metrics) or []
+    if cfg.eval_encoder is None and any(METRICS[n].requires == "encoder" for n in names):
+        raise UserError("--eval-metrics r-precision and domain-fid need --eval-encoder ENC (from `t2igan text pretrain`)")
+    if cfg.eval_encoder is not None:
+        from t2igan.text.damsm import load_damsm
+
+        load_damsm(cfg.eval_encoder)  # a one-line error now if it is not an encoder folder

@@ -12,7 +12,7 @@ from pathlib import Path
 from t2igan.config import TrainConfig
 from t2igan.data.formats.captioned_folder import write_captioned_folder
 from t2igan.data.synthetic import SyntheticCaptions
-from t2igan.evaluation.attributes import evaluate_run
+from t2igan.evaluation.evaluate import evaluate_run
 from t2igan.images import save_png_atomic
 from t2igan.sampling import SAMPLE_PROMPTS, generate_from_run
 from t2igan.training.checkpoint import list_checkpoints
@@ -41,7 +41,7 @@ def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
     cfg = TrainConfig(**DEMO_CONFIG, max_minutes=max_minutes)
     summary = train(cfg, run, resume=resume)
     grid = save_png_atomic(generate_from_run(run, SAMPLE_PROMPTS, num=8, seed=0), out / "prompts.png")
-    report = evaluate_run(run, num_samples=EVAL_SAMPLES)
+    report = evaluate_run(run, ["attributes", "ms-ssim"], num_samples=EVAL_SAMPLES)
     (out / "eval.json").write_text(json.dumps(report, indent=2))
     _print_report(summary, report)
     print(f"\nprompt grid:   {grid}\ntraining grids: {run / 'samples'}\nevaluation:    {out / 'eval.json'}\n"
@@ -51,9 +51,13 @@ def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
 
 def _print_report(summary: dict, report: dict) -> None:
     print(f"\ntrained {summary['step']} steps in {summary['minutes']} min at {summary['images_per_s']} images/s")
+    attributes = report["metrics"]["attributes"]
     print(f"{'attribute':12s} {'generated':>9s} {'real':>6s} {'captions':>8s}")
-    for name, accuracy in report["generated"].items():
-        print(f"{name:12s} {accuracy:9.1%} {report['real'][name]:6.1%} {report['stated_count'][name]:8d}")
-    print(f"{'all stated':12s} {report['generated_all_stated']:9.1%}")
-    if not report["trusted"]:
+    for name, accuracy in attributes["generated"].items():
+        print(f"{name:12s} {accuracy:9.1%} {attributes['real'][name]:6.1%} {attributes['stated_count'][name]:8d}")
+    print(f"{'all stated':12s} {attributes['value']:9.1%}")
+    diversity = report["metrics"]["ms-ssim"]
+    print(f"MS-SSIM of images from one caption: {diversity['value']:.3f} (real renders of one class: "
+          f"{diversity['real']:.3f}; lower is more diverse)")
+    if not attributes["trusted"]:
         print("warning: the attribute classifier is below 98% on real renders for some attribute; do not trust those rows")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 from pathlib import Path
 
 import torch
@@ -22,9 +21,7 @@ from tqdm import tqdm
 from t2igan.data import backgrounds, drawing, synthetic
 from t2igan.data.captions import parse_caption
 from t2igan.data.memory import load_into_memory
-from t2igan.errors import UserError
 from t2igan.images import to_model
-from t2igan.text import embed_texts
 from t2igan.text.encoder import cache_dir
 
 SIZE = (64, 64)  # the classifier's input; generated images of other sizes are resized to it
@@ -126,13 +123,6 @@ def attribute_classifier(progress: bool = True) -> tuple[AttributeNet, dict[str,
     return net, accuracy
 
 
-def test_captions(num: int, seed: int) -> list[str]:
-    """One caption per held-out scene, chosen by seed: prompts no training caption was paired with."""
-    scenes = synthetic.SyntheticCaptions("test", SIZE, seed=0, length=max(num, 1))
-    rng = random.Random(seed)
-    return [rng.choice(scenes.describe(i)[0]) for i in range(num)]
-
-
 def score(images: torch.Tensor, captions: list[str], net: AttributeNet) -> dict:
     """Accuracy per attribute stated in the captions, and the share of images right on all of them."""
     stated = [parse_caption(c) for c in captions]
@@ -147,37 +137,3 @@ def score(images: torch.Tensor, captions: list[str], net: AttributeNet) -> dict:
         all_right[rows] &= right
         per_attribute[name] = {"accuracy": round(right.float().mean().item(), 4), "count": len(rows)}
     return {"attributes": per_attribute, "all_stated": round(all_right.float().mean().item(), 4)}
-
-
-DIVERSITY_CAPTIONS, DIVERSITY_SAMPLES = 50, 8
-
-
-def evaluate_run(run: str | Path, num_samples: int = 1000, seed: int = 0, device: str = "cpu",
-                 progress: bool = True, truncation: float | None = None, ema: bool = True) -> dict:
-    """Score a run trained on the synthetic data (attributes and diversity); also writes RUN/eval.json."""
-    from t2igan.evaluation.diversity import diversity
-    from t2igan.sampling import generate, load_generator
-
-    if num_samples < 1:
-        raise UserError("--num-samples must be at least 1")
-    G, cfg, meta = load_generator(run, device, ema)
-    if cfg.data != "synthetic":
-        raise UserError(f"attribute evaluation needs a run trained on --data synthetic ({run} used {cfg.data})")
-    net, real = attribute_classifier(progress)
-    captions = test_captions(num_samples, seed)
-    vectors = embed_texts(captions, cfg.text_encoder)
-    images = torch.cat([generate(G, vectors[i:i + 250], 1, seed + i, truncation) for i in range(0, len(captions), 250)])
-    result = score(images, captions, net)
-    varied = generate(G, vectors[:DIVERSITY_CAPTIONS], DIVERSITY_SAMPLES, seed, truncation)
-    report = {
-        "run": str(run), "step": meta["step"], "model": cfg.model, "num_samples": num_samples, "seed": seed,
-        "weights": meta["weights"], "truncation": truncation,
-        "generated": {k: v["accuracy"] for k, v in result["attributes"].items()},
-        "generated_all_stated": result["all_stated"],
-        "real": {k: real[k] for k in result["attributes"]},
-        "stated_count": {k: v["count"] for k, v in result["attributes"].items()},
-        "diversity": diversity(varied, DIVERSITY_SAMPLES),
-        "trusted": all(real[k] is not None and real[k] >= TRUST for k in result["attributes"]),
-    }
-    (Path(run) / "eval.json").write_text(json.dumps(report, indent=2))
-    return report

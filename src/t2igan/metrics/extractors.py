@@ -143,6 +143,26 @@ class DFGANInception:
         return {"pool": pool, "logits": self.classifier(pool)}
 
 
+def write_random_weights(mode: str, path: Path) -> Path:
+    """A file in the layout of `mode`'s real weights, with random values: for tests and speed
+    benchmarks where the real file cannot be had. Features from it measure time, never quality."""
+    if mode == "clean":
+        from unittest import mock
+
+        from torch_fidelity import feature_extractor_inceptionv3 as fidelity
+
+        # Its constructor insists on loading weights: let it load nothing, keep the random init.
+        with mock.patch.object(fidelity, "load_state_dict_from_url", return_value=None), \
+                mock.patch.object(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None):
+            state = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"]).state_dict()
+    else:
+        from torchvision.models import inception_v3
+
+        state = inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict()
+    torch.save(state, path)
+    return path
+
+
 def load_inception(mode: str = "clean", weights: str | None = None) -> FeatureExtractor:
     if mode not in MODES:
         raise UserError(f"--fid-mode {mode}: choose one of {', '.join(MODES)}")

@@ -220,6 +220,22 @@ class Trainer:
         self.G.train()
         return save_png_atomic(grid, self.run / "samples" / f"step-{self.step:08d}.png")
 
+    def evaluate(self) -> dict[str, float]:
+        """The --eval-metrics of the EMA generator on --eval-samples images: {metric: value}."""
+        from t2igan.evaluation.evaluate import parse_metrics, score_generator
+        from t2igan.metrics.context import EvalSettings
+        from t2igan.metrics.registry import METRICS
+
+        cfg = self.cfg
+        cheap = cfg.eval_metrics == "cheap"
+        names = [n for n, m in METRICS.items() if m.cheap] if cheap else parse_metrics(cfg.eval_metrics)
+        settings = EvalSettings(encoder=cfg.eval_encoder, seed=cfg.seed, progress=False)
+        G = self.ema.model if self.ema else self.G.eval()
+        with torch.random.fork_rng(devices=[]):  # the evaluators' seeding leaves training's randomness alone
+            scored = score_generator(G, cfg, names, cfg.eval_samples, settings, skip_unavailable=cheap)
+        self.G.train()
+        return {name: round(result["value"], 5) for name, result in scored["metrics"].items()}
+
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict:
         """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise Interrupted."""
@@ -244,6 +260,11 @@ class Trainer:
                     self.sample()
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
+                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                    scores = self.evaluate()
+                    log.write(json.dumps({"step": self.step, "eval": scores}) + "\n")
+                    log.flush()
+                    bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
                 if stop:
                     if self.saved_step != self.step:
                         self.save()

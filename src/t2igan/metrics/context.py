@@ -1,0 +1,124 @@
+"""What the metrics of one evaluation share: the generated samples, the real split, the settings,
+and the expensive things (networks, features, reference statistics) made once on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from t2igan.errors import UserError
+from t2igan.metrics.extractors import FeatureExtractor, extract, find_inception_weights, load_inception
+from t2igan.metrics.reference import reference_features
+
+
+@dataclass
+class EvalSettings:
+    """How to score, beyond which metrics and how many samples (CLI: `t2igan evaluate --help`)."""
+
+    fid_mode: str = "clean"  # clean | dfgan (t2igan.metrics.extractors)
+    inception_weights: str | None = None  # else $T2IGAN_INCEPTION_WEIGHTS, else torch's hub cache
+    encoder: str | None = None  # a DAMSM folder from `t2igan text pretrain`: R-precision, domain FID
+    clip_model: str | None = None  # a local CLIP model folder: CLIP score
+    is_splits: int = 10  # the papers' 10
+    kid_subsets: int = 100  # torch-fidelity's defaults
+    kid_subset_size: int = 1000
+    r_precision_splits: int = 10
+    ms_ssim_captions: int = 100  # MS-SSIM diversity: this many captions x images each
+    ms_ssim_per_caption: int = 10
+    seed: int = 0
+    progress: bool = True
+
+
+def missing_requirement(requirement: str | None, settings: EvalSettings, synthetic: bool) -> str | None:
+    """Why a metric that needs `requirement` cannot run with these settings, or None if it can."""
+    if requirement == "inception":
+        try:
+            find_inception_weights(settings.fid_mode, settings.inception_weights)
+        except UserError as error:
+            return str(error)
+    if requirement == "encoder" and not settings.encoder:
+        return "needs a DAMSM encoder trained on this data: --encoder ENC (make one with `t2igan text pretrain " \
+               "--data DATA --out ENC`)"
+    if requirement == "clip" and not settings.clip_model:
+        return "needs a local CLIP model folder: --clip-model DIR (never downloaded)"
+    if requirement == "synthetic" and not synthetic:
+        return "only for the procedural data: its attribute classifier knows the renders"
+    return None
+
+
+@dataclass
+class RealSet:
+    images: torch.Tensor  # (M, 3, H, W) uint8
+    captions: list[list[str]]
+    groups: torch.Tensor | None  # (M,) class index where the data has classes, for MS-SSIM of real pairs
+
+
+@dataclass
+class Generated:
+    images: torch.Tensor  # (N, 3, H, W) uint8
+    captions: list[str]  # the caption each image was made from
+    caption_ids: torch.Tensor  # (N,) equal where two images share a caption
+    make: Callable[[list[str], int, int], torch.Tensor]  # (captions, per caption, seed) -> more images, caption-major
+
+
+class EvalContext:
+    def __init__(self, generated: Generated, real: Callable[[], RealSet], real_record: dict,
+                 settings: EvalSettings) -> None:
+        self.generated = generated
+        self._load_real = real
+        self.real_record = real_record  # data, fingerprint, split, size, fit, count: identifies the real set
+        self.settings = settings
+        self._features: dict[str, dict[str, np.ndarray]] = {}
+
+    @cached_property
+    def real(self) -> RealSet:
+        return self._load_real()
+
+    @cached_property
+    def inception(self) -> FeatureExtractor:
+        return load_inception(self.settings.fid_mode, self.settings.inception_weights)
+
+    @cached_property
+    def damsm(self):  # t2igan.text.damsm.DAMSM
+        from t2igan.text.damsm import load_damsm
+
+        return load_damsm(self.settings.encoder)
+
+    @cached_property
+    def domain_extractor(self) -> FeatureExtractor:
+        return DomainFeatures(self.damsm)
+
+    def features(self, extractor: FeatureExtractor) -> dict[str, np.ndarray]:
+        """The generated images' features under `extractor`, extracted once per evaluation."""
+        key = repr(sorted(extractor.identity.items()))
+        if key not in self._features:
+            self._features[key] = extract(extractor, self.generated.images, progress=self.settings.progress,
+                                          desc=f"{extractor.identity['extractor']} features of generated images")
+        return self._features[key]
+
+    def reference(self, extractor: FeatureExtractor) -> np.ndarray:
+        """The real split's pool features under `extractor`, from the reference cache when it has them."""
+        record = {**self.real_record, **extractor.identity, "feature": "pool"}
+        return reference_features(record, lambda: extract(
+            extractor, self.real.images, progress=self.settings.progress,
+            desc=f"{extractor.identity['extractor']} features of real images")["pool"])
+
+
+class DomainFeatures:
+    """A project-trained DAMSM image encoder used as a feature extractor ("domain FID").
+
+    Its codes are unit-normalised: the encoder is trained on cosines only, so their lengths carry
+    no meaning, and on the unit sphere the distance has the same scale for every encoder.
+    """
+
+    def __init__(self, damsm) -> None:
+        self.damsm = damsm
+        self.identity = {"extractor": "damsm-image-unit", **{f"encoder_{k}": v for k, v in damsm.identity.items()}}
+
+    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"pool": F.normalize(self.damsm.encode_images(images), dim=1)}

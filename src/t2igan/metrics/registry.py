@@ -1,0 +1,128 @@
+"""Every metric `t2igan evaluate` knows: its name, what it needs, and how it reads the context.
+
+Each entry's `compute` turns an EvalContext into {"value", "std" (or None), "protocol", ...}:
+the number and, beside it, one line saying exactly how it was produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from t2igan.metrics.context import EvalContext
+from t2igan.metrics.extractors import MODES
+from t2igan.metrics.fid import fid
+from t2igan.metrics.inception_score import inception_score
+from t2igan.metrics.kid import kid
+from t2igan.metrics.r_precision import r_precision
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    summary: str
+    requires: str | None  # inception | encoder | clip | synthetic (EvalContext.unavailable)
+    cheap: bool  # fast enough to run during training (--eval-every)
+    compute: Callable[[EvalContext], dict]
+
+
+def _sets(ctx: EvalContext) -> str:
+    r = ctx.real_record
+    return (f"{len(ctx.generated.images):,} generated vs {r['count']:,} real images ({r['data']}, {r['split']} split, "
+            f"{r['size'][0]}x{r['size'][1]}, fit {r['fit']})")
+
+
+def _fid(ctx: EvalContext) -> dict:
+    mode = ctx.settings.fid_mode
+    value = fid(ctx.features(ctx.inception)["pool"], ctx.reference(ctx.inception))
+    return {"value": value, "std": None, "protocol": f"{_sets(ctx)}; {MODES[mode].protocol}; pool3 (2048-d); "
+            f"fid-mode {mode}; weights sha256 {ctx.inception.identity['weights_sha256'][:12]}"}
+
+
+def _inception_score(ctx: EvalContext) -> dict:
+    s = ctx.settings
+    result = inception_score(torch.from_numpy(ctx.features(ctx.inception)["logits"]), s.is_splits, s.seed)
+    return {"value": result["mean"], "std": result["std"], "protocol": f"{len(ctx.generated.images):,} generated "
+            f"images in {s.is_splits} splits; {MODES[s.fid_mode].protocol}; softmax of the logits"}
+
+
+def _kid(ctx: EvalContext) -> dict:
+    s = ctx.settings
+    result = kid(ctx.features(ctx.inception)["pool"], ctx.reference(ctx.inception), s.kid_subsets,
+                 s.kid_subset_size, s.seed)
+    return {"value": result["mean"], "std": result["std"], "protocol": f"{_sets(ctx)}; {MODES[s.fid_mode].protocol};"
+            f" unbiased MMD^2, kernel (x.y/d+1)^3, {s.kid_subsets} subsets of {result['subset_size']}"}
+
+
+def _domain_fid(ctx: EvalContext) -> dict:
+    extractor = ctx.domain_extractor
+    value = fid(ctx.features(extractor)["pool"], ctx.reference(extractor))
+    return {"value": value, "std": None, "protocol": f"{_sets(ctx)}; NOT Inception: Fréchet distance in the "
+            f"feature space of the DAMSM image encoder {ctx.settings.encoder} (sha256 "
+            f"{ctx.damsm.identity['sha256'][:12]}), trained by t2igan on this data; compare only runs scored "
+            f"with the same encoder"}
+
+
+def _r_precision(ctx: EvalContext) -> dict:
+    s, g = ctx.settings, ctx.generated
+    result = r_precision(ctx.damsm.encode_images(g.images), ctx.damsm.encode_texts(g.captions), g.caption_ids,
+                         splits=s.r_precision_splits, seed=s.seed)
+    return {"value": result["mean"], "std": result["std"], "protocol": f"{len(g.images):,} generated images, "
+            f"each ranked against its caption and 99 mismatched ones by DAMSM cosine ({s.encoder}); top-1; "
+            f"mean and std over {s.r_precision_splits} splits"}
+
+
+def _ms_ssim(ctx: EvalContext) -> dict:
+    from t2igan.metrics.ms_ssim import ms_ssim_diversity
+
+    s, g = ctx.settings, ctx.generated
+    captions = list(dict.fromkeys(g.captions))[:s.ms_ssim_captions]  # distinct, in order
+    images = g.make(captions, s.ms_ssim_per_caption, s.seed)
+    groups = torch.arange(len(captions)).repeat_interleave(s.ms_ssim_per_caption)
+    generated = ms_ssim_diversity(images, groups, seed=s.seed)
+    real = ms_ssim_diversity(ctx.real.images, ctx.real.groups, seed=s.seed) if ctx.real.groups is not None else None
+    real_text = (f"real images of one class: {real['mean']:.4f} over {real['pairs']} pairs" if real
+                 else "no real figure: the real data has no classes to pair images by")
+    return {"value": generated["mean"], "std": generated["std"], "real": real and real["mean"],
+            "protocol": f"mean MS-SSIM of {generated['pairs']} random pairs of images made from the same caption "
+            f"({len(captions)} captions x {s.ms_ssim_per_caption} noises); lower is more diverse; {real_text}"}
+
+
+def _clip_score(ctx: EvalContext) -> dict:
+    from t2igan.metrics.clip_score import load_clip
+
+    g = ctx.generated
+    result = load_clip(ctx.settings.clip_model).score(g.images, g.captions, progress=ctx.settings.progress)
+    return {"value": result["mean"], "std": result["std"], "protocol": f"{len(g.images):,} generated images with "
+            f"their captions; 100 x max(cosine, 0) with the CLIP model {ctx.settings.clip_model}"}
+
+
+def _attributes(ctx: EvalContext) -> dict:
+    from t2igan.evaluation.attributes import TRUST, attribute_classifier, score
+
+    g = ctx.generated
+    net, real = attribute_classifier(ctx.settings.progress)
+    result = score(g.images, g.captions, net)
+    stated = result["attributes"]
+    return {"value": result["all_stated"], "std": None,
+            "generated": {k: v["accuracy"] for k, v in stated.items()}, "real": {k: real[k] for k in stated},
+            "stated_count": {k: v["count"] for k, v in stated.items()},
+            "trusted": all(real[k] is not None and real[k] >= TRUST for k in stated),
+            "protocol": f"{len(g.images):,} generated images, one per held-out test caption; share with every "
+                        f"attribute the caption states right, by the attribute classifier"}
+
+
+METRICS = {m.name: m for m in [
+    Metric("fid", "Fréchet Inception Distance (lower is better)", "inception", False, _fid),
+    Metric("is", "Inception Score (higher is better)", "inception", False, _inception_score),
+    Metric("kid", "Kernel Inception Distance (lower is better)", "inception", False, _kid),
+    Metric("ms-ssim", "MS-SSIM between images of one caption (lower is more diverse)", None, True, _ms_ssim),
+    Metric("r-precision", "R-precision with a DAMSM encoder (higher is better)", "encoder", True, _r_precision),
+    Metric("domain-fid", "FID in a project-trained DAMSM encoder's features (lower is better)", "encoder", True,
+           _domain_fid),
+    Metric("clip-score", "CLIP score with a local CLIP model (higher is better)", "clip", False, _clip_score),
+    Metric("attributes", "captions with every stated attribute right (procedural data)", "synthetic", True,
+           _attributes),
+]}

@@ -1,0 +1,151 @@
+"""`t2igan evaluate` and the Inception extractors, with random weights in the real files' layouts
+(the real weights cannot be obtained offline), and evaluation during training."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from t2igan.cli import main
+from t2igan.errors import UserError
+from t2igan.evaluation import attributes
+from t2igan.metrics import extractors
+
+TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epochs": 1, "batch": 32}
+
+
+@pytest.fixture(scope="module")
+def fake_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Random weights saved in the layouts of the two real files, under their real names."""
+    folder = tmp_path_factory.mktemp("weights")
+    return {mode: extractors.write_random_weights(mode, folder / spec.weights) for mode, spec in extractors.MODES.items()}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "run"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "2"]) == 0
+    return run
+
+
+@pytest.fixture(autouse=True)
+def no_weights_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(extractors.WEIGHTS_VARIABLE, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setattr(attributes, "RECIPE", TINY_RECIPE)
+
+
+def error_line(capsys: pytest.CaptureFixture, *argv: str) -> str:
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("mode", ["clean", "dfgan"])
+def test_missing_weights_are_one_line_naming_the_file_and_where_to_put_it(
+        mode: str, tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid", "--fid-mode", mode,
+                     "--num-samples", "10")
+    assert extractors.MODES[mode].weights in err
+    assert str(tmp_path / "torch-home" / "hub" / "checkpoints") in err and "T2IGAN_INCEPTION_WEIGHTS" in err
+    assert "no such file" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "is",
+                                        "--inception-weights", str(tmp_path / "nope.pth"), "--num-samples", "10")
+
+
+def test_weights_are_found_by_flag_then_variable_then_torch_hub(fake_weights: dict, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = tmp_path / "torch-home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / extractors.MODES["clean"].weights).write_bytes(b"x")
+    assert extractors.find_inception_weights("clean") == hub / extractors.MODES["clean"].weights
+    monkeypatch.setenv(extractors.WEIGHTS_VARIABLE, str(fake_weights["clean"]))
+    assert extractors.find_inception_weights("clean") == fake_weights["clean"]
+    assert extractors.find_inception_weights("clean", str(fake_weights["dfgan"])) == fake_weights["dfgan"]
+
+
+def test_the_wrong_weights_file_is_a_clear_error(fake_weights: dict) -> None:
+    with pytest.raises(UserError, match="is not weights-inception-2015-12-05"):
+        extractors.CleanInception(fake_weights["dfgan"])
+    with pytest.raises(UserError, match="is not inception_v3_google"):
+        extractors.DFGANInception(fake_weights["clean"])
+
+
+@pytest.mark.parametrize("mode, classes", [("clean", 1008), ("dfgan", 1000)])
+def test_inception_extractors_give_pool_features_and_logits(mode: str, classes: int, fake_weights: dict) -> None:
+    extractor = extractors.load_inception(mode, str(fake_weights[mode]))
+    images = torch.randint(0, 256, (3, 3, 32, 48), dtype=torch.uint8)
+    features = extractors.extract(extractor, images, batch=2, progress=False)
+    assert features["pool"].shape == (3, 2048) and features["logits"].shape == (3, classes)
+    assert np.isfinite(features["pool"]).all()
+    assert len(extractor.identity["weights_sha256"]) == 64
+
+
+def test_clean_resize_is_pil_bicubic_to_299() -> None:
+    flat = torch.full((2, 3, 64, 64), 77, dtype=torch.uint8)
+    assert torch.equal(extractors._clean_resize(flat), torch.full((2, 3, 299, 299), 77, dtype=torch.uint8))
+    ramp = torch.arange(64, dtype=torch.uint8).mul(4).expand(1, 3, 64, 64)
+    resized = extractors._clean_resize(ramp)[0, 0].float()
+    assert resized.shape == (299, 299) and (resized[:, 1:] >= resized[:, :-1] - 1).all()  # still a ramp
+
+
+def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(fake_weights: dict, tiny_run: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    argv = ["evaluate", "--run", str(tiny_run), "--metrics", "fid,is,kid", "--num-samples", "10",
+            "--inception-weights", str(fake_weights["clean"])]
+    assert main(argv) == 0
+    report = json.loads((tiny_run / "eval.json").read_text())
+    assert set(report["metrics"]) == {"fid", "is", "kid"} and report["skipped"] == {}
+    assert all(np.isfinite(r["value"]) for r in report["metrics"].values())
+    assert report["metrics"]["fid"]["value"] >= 0 and report["metrics"]["is"]["value"] >= 1
+    assert "clean-fid resize" in report["metrics"]["fid"]["protocol"]
+    assert "10 generated vs 10 real images" in report["metrics"]["fid"]["protocol"]
+    cache = Path(os.environ["T2IGAN_CACHE"]) / "reference"
+    references = sorted(cache.glob("*.npz"))
+    assert len(references) >= 1
+    stamps = {p: p.stat().st_mtime_ns for p in references}
+    assert main(argv) == 0  # the same settings: the real features come from the cache
+    assert {p: p.stat().st_mtime_ns for p in sorted(cache.glob("*.npz"))} == stamps
+    assert json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"] == report["metrics"]["fid"]
+    assert "| fid |" in (tiny_run / "eval.md").read_text()
+
+
+def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) -> None:
+    assert main(["evaluate", "--run", str(tiny_run), "--num-samples", "20"]) == 0
+    report = json.loads((tiny_run / "eval.json").read_text())
+    assert set(report["metrics"]) == {"ms-ssim", "attributes"}
+    assert set(report["skipped"]) == {"fid", "is", "kid", "r-precision", "domain-fid", "clip-score"}
+    assert "weights-inception-2015-12-05" in report["skipped"]["fid"]
+    assert "t2igan text pretrain" in report["skipped"]["r-precision"]
+    attributes_result = report["metrics"]["attributes"]
+    assert attributes_result["stated_count"]["subject"] == 20  # every caption states its subject
+    assert 0 <= attributes_result["value"] <= 1 and set(attributes_result["real"]) == set(attributes_result["generated"])
+    assert 0 < report["metrics"]["ms-ssim"]["value"] <= 1
+    table = (tiny_run / "eval.md").read_text()
+    assert "| ms-ssim |" in table and "| fid | skipped |" in table
+
+
+def test_unknown_metric_and_too_few_samples(tiny_run: Path, capsys: pytest.CaptureFixture) -> None:
+    assert "unknown fjd" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid,fjd")
+    assert "at least 10" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--num-samples", "3")
+
+
+def test_training_logs_the_cheap_metrics_every_k_steps(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "4", "--eval-every", "2", "--eval-samples", "10"]) == 0
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    evals = [line for line in lines if "eval" in line]
+    assert [e["step"] for e in evals] == [2, 4]
+    assert set(evals[0]["eval"]) == {"ms-ssim", "attributes"}
+
+
+def test_training_evaluation_that_needs_an_encoder_fails_at_step_zero(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
+    err = error_line(capsys, "train", "--out", str(tmp_path / "run"), *TINY, "--eval-every", "2",
+                     "--eval-metrics", "r-precision")
+    assert "--eval-encoder" in err
+    assert not (tmp_path / "run" / "log.jsonl").exists()
