@@ -112,6 +112,20 @@ def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(fake_weights: di
     assert {p: p.stat().st_mtime_ns for p in sorted(cache.glob("*.npz"))} == stamps
     assert json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"] == report["metrics"]["fid"]
     assert "| fid |" in (tiny_run / "eval.md").read_text()
+    # The cached file holds mu and sigma in pytorch-fid's layout: as published statistics it gives the same FID.
+    clean = [p for p in references if json.loads(p.with_suffix(".json").read_text())["extractor"] == "inception-clean"]
+    assert main([*argv[:4], "fid", *argv[5:], "--reference-stats", str(clean[0])]) == 0
+    published = json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"]
+    assert published["value"] == pytest.approx(report["metrics"]["fid"]["value"], rel=1e-3)
+    assert str(clean[0]) in published["protocol"]
+
+
+def test_bad_reference_statistics_are_one_line_before_any_work(tiny_run: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    np.savez(tmp_path / "wrong.npz", mean=np.zeros(3))
+    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "ms-ssim", "--num-samples", "10",
+                     "--reference-stats", str(tmp_path / "wrong.npz"))
+    assert "not an .npz with mu and sigma" in err
 
 
 def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) -> None:

@@ -122,8 +122,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from t2igan.evaluation.evaluate import evaluate_run, markdown_table, parse_metrics
     from t2igan.metrics.context import EvalSettings
 
-    settings = EvalSettings(fid_mode=args.fid_mode, inception_weights=args.inception_weights, encoder=args.encoder,
-                            clip_model=args.clip_model, is_splits=args.is_splits, seed=args.seed)
+    settings = EvalSettings(fid_mode=args.fid_mode, inception_weights=args.inception_weights,
+                            reference_stats=args.reference_stats, encoder=args.encoder, clip_model=args.clip_model,
+                            is_splits=args.is_splits, seed=args.seed)
     report = evaluate_run(args.run, parse_metrics(args.metrics), args.num_samples, settings, args.data,
                           args.truncation, not args.no_ema, args.device)
     print(markdown_table(report))
@@ -260,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception-weights", metavar="FILE", help="Inception weights for FID/IS/KID (clean: "
                    "weights-inception-2015-12-05-6726825d.pth; dfgan: inception_v3_google-0cc3c7bd.pth); default: "
                    "$T2IGAN_INCEPTION_WEIGHTS, else $TORCH_HOME/hub/checkpoints/; never downloaded")
+    p.add_argument("--reference-stats", metavar="FILE.npz", help="FID against these published statistics (mu, "
+                   "sigma: pytorch-fid's layout, as DF-GAN releases them) instead of the real split's")
     p.add_argument("--encoder", metavar="ENC", help="DAMSM encoder from `t2igan text pretrain`, for R-precision and "
                    "domain FID")
     p.add_argument("--clip-model", metavar="DIR", help="local CLIP model folder (Hugging Face format) for the CLIP score")

@@ -21,6 +21,7 @@ from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
 from t2igan.metrics.context import EvalContext, EvalSettings, Generated, RealSet, missing_requirement
+from t2igan.metrics.fid import load_gaussian
 from t2igan.metrics.reference import dataset_fingerprint
 from t2igan.metrics.registry import METRICS
 from t2igan.sampling import generate, load_generator
@@ -95,6 +96,8 @@ def score_generator(G: torch.nn.Module, cfg: TrainConfig, metrics: list[str] | N
     """
     if num_samples < 10:
         raise UserError("--num-samples must be at least 10 (the Inception Score and R-precision use 10 splits)")
+    if settings.reference_stats:
+        load_gaussian(settings.reference_stats)  # a bad file fails now, not after generating
     data = data or cfg.data
     names, skipped = [], {}
     for name in metrics or list(METRICS):  # before any image is made: a missing file fails in a second

@@ -22,6 +22,7 @@ class EvalSettings:
 
     fid_mode: str = "clean"  # clean | dfgan (t2igan.metrics.extractors)
     inception_weights: str | None = None  # else $T2IGAN_INCEPTION_WEIGHTS, else torch's hub cache
+    reference_stats: str | None = None  # published mu/sigma .npz for FID instead of the real split's
     encoder: str | None = None  # a DAMSM folder from `t2igan text pretrain`: R-precision, domain FID
     clip_model: str | None = None  # a local CLIP model folder: CLIP score
     is_splits: int = 10  # the papers' 10

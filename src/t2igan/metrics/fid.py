@@ -10,9 +10,12 @@ picks up imaginary noise on the near-singular covariances of small sample sets.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+
+from t2igan.errors import UserError
 
 
 @dataclass
@@ -34,6 +37,19 @@ def frechet_distance(a: Gaussian, b: Gaussian) -> float:
     eigenvalues = np.linalg.eigvals(a.cov @ b.cov).astype(np.complex128)
     trace_sqrt = np.sqrt(eigenvalues).real.sum()
     return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2 * trace_sqrt)
+
+
+def load_gaussian(path: str | Path) -> Gaussian:
+    """Published reference statistics: an .npz with `mu` (D,) and `sigma` (D, D), the layout of
+    pytorch-fid, DF-GAN's released files and t2igan's own reference cache."""
+    try:
+        with np.load(path) as stored:
+            mean, cov = stored["mu"].astype(np.float64), stored["sigma"].astype(np.float64)
+    except (OSError, ValueError, KeyError) as error:
+        raise UserError(f"--reference-stats {path}: not an .npz with mu and sigma ({str(error).splitlines()[0]})") from None
+    if mean.ndim != 1 or cov.shape != (len(mean), len(mean)):
+        raise UserError(f"--reference-stats {path}: mu {mean.shape} and sigma {cov.shape} do not fit together")
+    return Gaussian(mean, cov)
 
 
 def fid(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.ndarray) -> float:

@@ -1,7 +1,8 @@
 """Reference statistics of a real image set, computed once and cached apart from any scoring.
 
 A reference is the features of the real evaluation split under one extractor (what FID's mean and
-covariance and KID's kernel are computed from). It is stored as CACHE/reference/KEY.npz beside
+covariance and KID's kernel are computed from). It is stored as CACHE/reference/KEY.npz (features,
+and their mean and covariance as `mu` and `sigma`, pytorch-fid's layout) beside
 KEY.json, which records everything that produced it: the dataset and a fingerprint of its files,
 the split, resolution, fit, the extractor and its weights' hash, the sample count. KEY is a hash
 of that record, so changing any of it computes new statistics; a stale file is never reused.
@@ -73,7 +74,9 @@ def reference_features(record: dict, compute: Callable[[], np.ndarray], director
     # float32 on disk: half the size, and far finer than the features' own run-to-run noise.
     def write_arrays(temporary: Path) -> None:
         with open(temporary, "wb") as f:  # a file object, or numpy appends ".npz" to the temporary name
-            np.savez(f, features=features.astype(np.float32))
+            # mu and sigma under pytorch-fid's names, so other tools (and --reference-stats) can read the file.
+            np.savez(f, features=features.astype(np.float32), mu=features.mean(axis=0),
+                     sigma=np.cov(features, rowvar=False))
 
     _save_atomic(arrays, write_arrays)
     _save_atomic(meta, lambda tmp: tmp.write_text(json.dumps(record, indent=2, sort_keys=True)))

@@ -7,13 +7,14 @@ the number and, beside it, one line saying exactly how it was produced.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 
 from t2igan.metrics.context import EvalContext
-from t2igan.metrics.extractors import MODES
-from t2igan.metrics.fid import fid
+from t2igan.metrics.extractors import MODES, file_sha256
+from t2igan.metrics.fid import fid, fit_gaussian, frechet_distance, load_gaussian
 from t2igan.metrics.inception_score import inception_score
 from t2igan.metrics.kid import kid
 from t2igan.metrics.r_precision import r_precision
@@ -35,9 +36,15 @@ def _sets(ctx: EvalContext) -> str:
 
 
 def _fid(ctx: EvalContext) -> dict:
-    mode = ctx.settings.fid_mode
-    value = fid(ctx.features(ctx.inception)["pool"], ctx.reference(ctx.inception))
-    return {"value": value, "std": None, "protocol": f"{_sets(ctx)}; {MODES[mode].protocol}; pool3 (2048-d); "
+    mode, published = ctx.settings.fid_mode, ctx.settings.reference_stats
+    generated = ctx.features(ctx.inception)["pool"]
+    if published:  # the paper's own reference statistics, to reproduce its table
+        value = frechet_distance(fit_gaussian(generated), load_gaussian(published))
+        sets = f"{len(generated):,} generated images vs the reference statistics {published} (sha256 " \
+               f"{file_sha256(Path(published))[:12]})"
+    else:
+        value, sets = fid(generated, ctx.reference(ctx.inception)), _sets(ctx)
+    return {"value": value, "std": None, "protocol": f"{sets}; {MODES[mode].protocol}; pool3 (2048-d); "
             f"fid-mode {mode}; weights sha256 {ctx.inception.identity['weights_sha256'][:12]}"}
 
 
