@@ -3,6 +3,7 @@
 # make bench: set up .venv and print the benchmark tables (minutes)
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
 # make bench-data: prepare/check/feed speed on ../shared/data/stanford-cars-128x96 (~2 min)
+# make bench-metrics: feature-extraction speed, evaluation time at 1,000 / 10,000 samples, DAMSM ceilings (~30 min)
 # make bench-photos: real photos from ../shared/data: cars 30 min + body-type judge, cats 2 x 12 min (~1 h)
 
 VENV    := .venv
@@ -10,7 +11,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test bench bench-models bench-data bench-photos clean
+.PHONY: demo test bench bench-models bench-data bench-metrics bench-photos clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +34,9 @@ bench-models: $(STAMP)
 
 bench-data: $(STAMP)
 	$(PY) benchmarks/bench_data.py --out bench-runs/data
+
+bench-metrics: $(STAMP)
+	$(PY) benchmarks/bench_metrics.py --out bench-runs/metrics
 
 bench-photos: $(STAMP)
 	[ -f bench-runs/cars64/cache.json ] || $(VENV)/bin/t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad --out bench-runs/cars64

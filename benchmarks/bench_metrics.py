@@ -11,7 +11,9 @@
    the ceiling R-precision can reach with this encoder, and the domain FID of real vs real.
 
 Usage: python benchmarks/bench_metrics.py [--out bench-runs/metrics] (trains a 3-minute run and a
-3-minute encoder there first if missing; ~30 min on 2 CPU cores).
+3-minute encoder there first if missing; ~30 min on 2 CPU cores), or only part 3 for any run:
+python benchmarks/bench_metrics.py --run RUN --encoder ENC (ENC from `t2igan text pretrain` on
+the run's data; a prepared cache's validation split serves as the real held-out images).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import torch
 
 from t2igan.config import TrainConfig
+from t2igan.data.cache import CachedImages
 from t2igan.data.memory import load_into_memory
 from t2igan.data.synthetic import SyntheticCaptions
 from t2igan.evaluation.attributes import attribute_classifier, predict
@@ -66,20 +69,54 @@ def extraction_speeds(images: torch.Tensor, weights: dict[str, Path], encoder: P
     return speeds
 
 
-def real_ceiling(encoder: Path, count: int = 2000) -> dict[str, float]:
-    """DAMSM metrics on real held-out renders: what a perfect generator would score."""
+def real_ceiling(encoder: Path, data: str, size: tuple[int, int], count: int = 2000) -> dict[str, float]:
+    """DAMSM metrics on real held-out images: what a perfect generator would score. R-precision of
+    held-out images against their own first captions; domain FID of held-out vs other real images."""
     damsm = load_damsm(encoder)
-    test = load_into_memory(SyntheticCaptions("test", (64, 64), seed=0, length=2 * count), progress=False)
-    captions = [caps[0] for caps in test.captions[:count]]
-    codes = DomainFeatures(damsm)(test.images)["pool"]
-    return {"r_precision_real": r_precision(damsm.encode_images(test.images[:count]), damsm.encode_texts(captions))["mean"],
-            "domain_fid_real_vs_real": fid(codes[:count], codes[count:])}
+    if data == "synthetic":
+        both = load_into_memory(SyntheticCaptions("test", size, seed=0, length=2 * count), progress=False)
+        held, other = both.images[:count], both.images[count:]
+        captions = [caps[0] for caps in both.captions[:count]]
+    else:  # a prepared cache: its validation split against as many training images
+        held_out = CachedImages(data, "val", size).tensors()
+        held, captions = held_out.images, [caps[0] for caps in held_out.captions]
+        other = CachedImages(data, "train", size).tensors(len(held)).images
+    codes = DomainFeatures(damsm)
+    return {"r_precision_real": r_precision(damsm.encode_images(held), damsm.encode_texts(captions))["mean"],
+            "domain_fid_real_vs_real": fid(codes(held)["pool"], codes(other)["pool"]), "real_images": len(held)}
+
+
+def damsm_table(run: Path, encoder: Path, samples: int, report: dict | None = None) -> dict:
+    """The run's R-precision and domain FID beside the same figures for real images."""
+    cfg = TrainConfig(**json.loads((run / "config.json").read_text()))
+    if report is None:
+        settings = EvalSettings(encoder=str(encoder), progress=False)
+        report = evaluate_run(run, ["r-precision", "domain-fid", "ms-ssim"], samples, settings)
+    ceiling = real_ceiling(encoder, cfg.data, cfg.size)
+    scores = {name: r["value"] for name, r in report["metrics"].items()}
+    meta = json.loads((encoder / "damsm.json").read_text())
+    print(f"\n| DAMSM metric ({cfg.data}, {cfg.size[0]}x{cfg.size[1]}; encoder: {meta['steps']} steps, held-out top-1 "
+          f"{meta['val_top1']:.3f}) | real held-out images ({ceiling['real_images']:,}) | {cfg.model} run, "
+          f"{report['num_samples']:,} samples |\n|---|---:|---:|")
+    print(f"| R-precision (top-1 of 100) | {ceiling['r_precision_real']:.3f} | {scores['r-precision']:.3f} |")
+    print(f"| domain FID | {ceiling['domain_fid_real_vs_real']:.4f} (vs other real) | {scores['domain-fid']:.4f} |")
+    if "ms-ssim" in scores:
+        ms = report["metrics"]["ms-ssim"]
+        print(f"| MS-SSIM, one caption's images (real: one class) | {ms['real'] if ms['real'] is not None else '-'} | "
+              f"{scores['ms-ssim']:.3f} |")
+    return {"ceiling": ceiling, "run_scores": scores}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="bench-runs/metrics")
+    parser.add_argument("--run", help="only the DAMSM table, for this run (e.g. a real-photo run) ...")
+    parser.add_argument("--encoder", help="... with this encoder, trained on the run's data")
+    parser.add_argument("--samples", type=int, default=2000, help="generated images for --run (default: 2000)")
     args = parser.parse_args()
+    if args.run:
+        damsm_table(Path(args.run), Path(args.encoder), args.samples)
+        return
     out = Path(args.out)
     run, encoder = out / "run", out / "damsm"
     if not (run / "config.json").is_file():
@@ -87,8 +124,7 @@ def main() -> None:
     if not (encoder / "damsm.json").is_file():
         pretrain_damsm("synthetic", encoder, max_minutes=3.0, progress=False)
     weights = {mode: extractors.write_random_weights(mode, out / spec.weights) for mode, spec in extractors.MODES.items()}
-    images = SyntheticCaptions("test", (64, 64), seed=1, length=2000)
-    images = load_into_memory(images, progress=False).images
+    images = load_into_memory(SyntheticCaptions("test", (64, 64), seed=1, length=2000), progress=False).images
 
     speeds = extraction_speeds(images, weights, encoder)
     print("| extractor (64x64 input, 2 CPU cores) | images/s |\n|---|---:|")
@@ -106,13 +142,8 @@ def main() -> None:
     for samples in (10_000, 30_000):  # generated plus as many real images, once: the real ones are cached after
         print(f"| Inception features of {samples:,} generated + {samples:,} real images (computed from "
               f"{inception:.1f} img/s) | {2 * samples / inception / 60:.0f} |")
-    ceiling = real_ceiling(encoder)
-    scores = {name: r["value"] for name, r in report["metrics"].items()}
-    print("\n| DAMSM metric (encoder trained 3 min on the procedural data) | real renders | the 3-min run |\n|---|---:|---:|")
-    print(f"| R-precision (top-1 of 100) | {ceiling['r_precision_real']:.3f} | {scores['r-precision']:.3f} |")
-    print(f"| domain FID | {ceiling['domain_fid_real_vs_real']:.4f} (real vs real) | {scores['domain-fid']:.4f} |")
-    (out / "results.json").write_text(json.dumps({"speeds": speeds, "seconds": times, "ceiling": ceiling,
-                                                  "run_scores": scores}, indent=2))
+    damsm = damsm_table(run, encoder, 1000, report)
+    (out / "results.json").write_text(json.dumps({"speeds": speeds, "seconds": times, **damsm}, indent=2))
 
 
 if __name__ == "__main__":

@@ -83,6 +83,10 @@ def test_inception_extractors_give_pool_features_and_logits(mode: str, classes: 
     assert features["pool"].shape == (3, 2048) and features["logits"].shape == (3, classes)
     assert np.isfinite(features["pool"]).all()
     assert len(extractor.identity["weights_sha256"]) == 64
+    again = extractors.extract(extractor, images, batch=3, progress=False)
+    assert np.allclose(again["pool"], features["pool"], atol=1e-5)  # batching does not change features
+    flat = extractors.extract(extractor, torch.full((3, 3, 32, 48), 90, dtype=torch.uint8), progress=False)
+    assert not np.allclose(flat["pool"], features["pool"], atol=1e-4)  # other images, other features
 
 
 def test_clean_resize_is_pil_bicubic_to_299() -> None:
@@ -96,12 +100,12 @@ def test_clean_resize_is_pil_bicubic_to_299() -> None:
 def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(fake_weights: dict, tiny_run: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     argv = ["evaluate", "--run", str(tiny_run), "--metrics", "fid,is,kid", "--num-samples", "10",
-            "--inception-weights", str(fake_weights["clean"])]
+            "--inception-weights", str(fake_weights["clean"]), "--is-splits", "2"]  # 1 image a split would score 1
     assert main(argv) == 0
     report = json.loads((tiny_run / "eval.json").read_text())
     assert set(report["metrics"]) == {"fid", "is", "kid"} and report["skipped"] == {}
     assert all(np.isfinite(r["value"]) for r in report["metrics"].values())
-    assert report["metrics"]["fid"]["value"] >= 0 and report["metrics"]["is"]["value"] >= 1
+    assert report["metrics"]["fid"]["value"] > 0 and report["metrics"]["is"]["value"] > 1
     assert "clean-fid resize" in report["metrics"]["fid"]["protocol"]
     assert "10 generated vs 10 real images" in report["metrics"]["fid"]["protocol"]
     cache = Path(os.environ["T2IGAN_CACHE"]) / "reference"
@@ -163,3 +167,35 @@ def test_training_evaluation_that_needs_an_encoder_fails_at_step_zero(tmp_path: 
                      "--eval-metrics", "r-precision")
     assert "--eval-encoder" in err
     assert not (tmp_path / "run" / "log.jsonl").exists()
+
+
+def test_a_run_on_a_prepared_cache_is_scored_against_its_validation_split(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    from t2igan.data.prepare import prepare_cache
+    from t2igan.data.sources import open_source
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rows = ["file,caption,label"]
+    for i in range(24):
+        colour = (200, 40, 40) if i % 2 else (40, 40, 200)
+        Image.new("RGB", (40, 30), colour).save(folder / f"p{i}.png")
+        rows.append(f"p{i}.png,a {'red car' if i % 2 else 'blue cat'} number {i},{'car' if i % 2 else 'cat'}")
+    (folder / "captions.csv").write_text("\n".join(rows) + "\n")
+    cache = tmp_path / "cache"
+    info = prepare_cache(open_source(folder), cache, (32, 32), val_fraction=0.5, text_encoder=None, progress=False)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(cache), "--out", str(run), *TINY, "--steps", "2"]) == 0
+    assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim", "--num-samples", "10"]) == 0
+    report = json.loads((run / "eval.json").read_text())
+    assert report["split"] == "val" and report["real_images"] == info["count"] - info["train"] > 0
+    assert report["metrics"]["ms-ssim"]["real"] == pytest.approx(1.0)  # each class is one flat colour
+    assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim", "--num-samples", "10",
+                 "--data", str(folder)]) == 0
+    report = json.loads((run / "eval.json").read_text())
+    assert report["split"] == "all (no held-out split)" and report["real_images"] == 24
+    capsys.readouterr()
+    assert "only for the procedural data" in error_line(capsys, "evaluate", "--run", str(run), "--metrics",
+                                                        "attributes", "--num-samples", "10")

@@ -218,3 +218,16 @@ def test_clip_folder_errors_are_user_errors(clip_dir: Path, tmp_path: Path) -> N
     with pytest.raises(UserError, match="tokenizer or image processor") as error:
         load_clip(bare)
     assert "\n" not in str(error.value)  # one line on stderr
+
+
+def test_evaluate_reports_the_clip_score_with_the_folder_it_used(clip_dir: Path, tmp_path: Path) -> None:
+    from conftest import TINY
+
+    from t2igan.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "2"]) == 0
+    assert main(["evaluate", "--run", str(run), "--metrics", "clip-score", "--clip-model", str(clip_dir),
+                 "--num-samples", "10"]) == 0
+    result = json.loads((run / "eval.json").read_text())["metrics"]["clip-score"]
+    assert 0 <= result["value"] <= 100 and str(clip_dir) in result["protocol"]

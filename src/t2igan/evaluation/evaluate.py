@@ -60,11 +60,12 @@ def _real_split(data: str, cfg: TrainConfig, num_samples: int) -> tuple[torch.ut
 
 
 def _classes(attributes: list[dict], label: str | None) -> torch.Tensor | None:
-    """Each real image's class for MS-SSIM pairs: the run's --label, else a class-like extra."""
-    key = label or next((k for k in LABEL_KEYS if attributes and all(k in a for a in attributes)), None)
-    if key is None and attributes and all("subject" in a and "color" in a for a in attributes):
-        key = "subject+color"  # the procedural data's classes, as TAC-GAN trains on them
-    return None if key is None else class_labels(attributes, key)[1]
+    """Each real image's class for MS-SSIM pairs: the run's --label, else a class-like extra, else the
+    procedural data's subject+color (TAC-GAN's classes there); None when the images have none."""
+    for key in [label, *LABEL_KEYS, "subject+color"]:
+        if key and attributes and all(all(part in a for part in key.split("+")) for a in attributes):
+            return class_labels(attributes, key)[1]
+    return None
 
 
 def _captions_for(real_captions: list[list[str]], num_samples: int, seed: int) -> tuple[list[str], torch.Tensor]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -14,6 +14,9 @@ import torch.nn.functional as F
 from t2igan.errors import UserError
 from t2igan.metrics.extractors import FeatureExtractor, extract, find_inception_weights, load_inception
 from t2igan.metrics.reference import reference_features
+
+if TYPE_CHECKING:  # loaded only when an evaluation needs the encoder
+    from t2igan.text.damsm import DAMSM
 
 
 @dataclass
@@ -85,7 +88,7 @@ class EvalContext:
         return load_inception(self.settings.fid_mode, self.settings.inception_weights)
 
     @cached_property
-    def damsm(self):  # t2igan.text.damsm.DAMSM
+    def damsm(self) -> DAMSM:
         from t2igan.text.damsm import load_damsm
 
         return load_damsm(self.settings.encoder)
@@ -117,7 +120,7 @@ class DomainFeatures:
     no meaning, and on the unit sphere the distance has the same scale for every encoder.
     """
 
-    def __init__(self, damsm) -> None:
+    def __init__(self, damsm: DAMSM) -> None:
         self.damsm = damsm
         self.identity = {"extractor": "damsm-image-unit", **{f"encoder_{k}": v for k, v in damsm.identity.items()}}
 

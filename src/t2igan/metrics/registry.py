@@ -92,7 +92,7 @@ def _ms_ssim(ctx: EvalContext) -> dict:
     real = ms_ssim_diversity(ctx.real.images, ctx.real.groups, seed=s.seed) if ctx.real.groups is not None else None
     real_text = (f"real images of one class: {real['mean']:.4f} over {real['pairs']} pairs" if real
                  else "no real figure: the real data has no classes to pair images by")
-    return {"value": generated["mean"], "std": generated["std"], "real": real and real["mean"],
+    return {"value": generated["mean"], "std": generated["std"], "real": real["mean"] if real else None,
             "protocol": f"mean MS-SSIM of {generated['pairs']} random pairs of images made from the same caption "
             f"({len(captions)} captions x {s.ms_ssim_per_caption} noises); lower is more diverse; {real_text}"}
 
