@@ -82,7 +82,10 @@ def real_ceiling(encoder: Path, data: str, size: tuple[int, int], count: int = 2
         held, captions = held_out.images, [caps[0] for caps in held_out.captions]
         other = CachedImages(data, "train", size).tensors(len(held)).images
     codes = DomainFeatures(damsm)
-    return {"r_precision_real": r_precision(damsm.encode_images(held), damsm.encode_texts(captions))["mean"],
+    ids = {c: i for i, c in enumerate(dict.fromkeys(captions))}  # a caption shared by two images is not a rival
+    caption_ids = torch.tensor([ids[c] for c in captions])
+    return {"r_precision_real": r_precision(damsm.encode_images(held), damsm.encode_texts(captions),
+                                            caption_ids)["mean"],
             "domain_fid_real_vs_real": fid(codes(held)["pool"], codes(other)["pool"]), "real_images": len(held)}
 
 
@@ -102,8 +105,8 @@ def damsm_table(run: Path, encoder: Path, samples: int, report: dict | None = No
     print(f"| domain FID | {ceiling['domain_fid_real_vs_real']:.4f} (vs other real) | {scores['domain-fid']:.4f} |")
     if "ms-ssim" in scores:
         ms = report["metrics"]["ms-ssim"]
-        print(f"| MS-SSIM, one caption's images (real: one class) | {ms['real'] if ms['real'] is not None else '-'} | "
-              f"{scores['ms-ssim']:.3f} |")
+        real = "-" if ms["real"] is None else f"{ms['real']:.3f}"
+        print(f"| MS-SSIM, one caption's images (real: one class) | {real} | {scores['ms-ssim']:.3f} |")
     return {"ceiling": ceiling, "run_scores": scores}
 
 
