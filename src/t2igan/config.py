@@ -147,13 +147,16 @@ def _validate_evaluation(cfg: TrainConfig) -> None:
         return
     if cfg.eval_samples < 10:
         raise UserError(f"--eval-samples must be at least 10 (got {cfg.eval_samples})")
-    from t2igan.evaluation.evaluate import parse_metrics
+    from t2igan.evaluation.evaluate import training_metrics
+    from t2igan.metrics.context import missing_requirement
     from t2igan.metrics.registry import METRICS
 
-    names = [] if cfg.eval_metrics == "cheap" else parse_metrics(cfg.eval_metrics) or []
-    if cfg.eval_encoder is None and any(METRICS[n].requires == "encoder" for n in names):
-        raise UserError("--eval-metrics r-precision and domain-fid need --eval-encoder ENC (from `t2igan text pretrain`)")
     if cfg.eval_encoder is not None:
         from t2igan.text.damsm import load_damsm
 
         load_damsm(cfg.eval_encoder)  # a one-line error now if it is not an encoder folder
+    names, settings, skip_unavailable = training_metrics(cfg)
+    for name in [] if skip_unavailable else names:
+        why = missing_requirement(METRICS[name].requires, settings, cfg.data == "synthetic", "--eval-encoder")
+        if why:
+            raise UserError(f"--eval-metrics {name}: {why}")

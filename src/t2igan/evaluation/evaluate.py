@@ -44,6 +44,14 @@ def parse_metrics(text: str | None) -> list[str] | None:
     return names
 
 
+def training_metrics(cfg: TrainConfig) -> tuple[list[str], EvalSettings, bool]:
+    """What --eval-every scores: metric names, settings, and whether one that cannot run is skipped
+    (the default "cheap" list) rather than an error (a list the user named)."""
+    cheap = cfg.eval_metrics == "cheap"
+    names = [n for n, m in METRICS.items() if m.cheap] if cheap else parse_metrics(cfg.eval_metrics) or list(METRICS)
+    return names, EvalSettings(encoder=cfg.eval_encoder, seed=cfg.seed, progress=False), cheap
+
+
 def _real_split(data: str, cfg: TrainConfig, num_samples: int) -> tuple[torch.utils.data.Dataset, str]:
     from t2igan.data.cache import CachedImages, is_cache
 

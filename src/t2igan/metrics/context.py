@@ -38,7 +38,8 @@ class EvalSettings:
     progress: bool = True
 
 
-def missing_requirement(requirement: str | None, settings: EvalSettings, synthetic: bool) -> str | None:
+def missing_requirement(requirement: str | None, settings: EvalSettings, synthetic: bool,
+                        encoder_flag: str = "--encoder") -> str | None:
     """Why a metric that needs `requirement` cannot run with these settings, or None if it can."""
     if requirement == "inception":
         try:
@@ -46,8 +47,8 @@ def missing_requirement(requirement: str | None, settings: EvalSettings, synthet
         except UserError as error:
             return str(error)
     if requirement == "encoder" and not settings.encoder:
-        return "needs a DAMSM encoder trained on this data: --encoder ENC (make one with `t2igan text pretrain " \
-               "--data DATA --out ENC`)"
+        return f"needs a DAMSM encoder trained on this data: {encoder_flag} ENC (make one with `t2igan text " \
+               "pretrain --data DATA --out ENC`)"
     if requirement == "clip" and not settings.clip_model:
         return "needs a local CLIP model folder: --clip-model DIR (never downloaded)"
     if requirement == "synthetic" and not synthetic:

@@ -222,17 +222,12 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         """The --eval-metrics of the EMA generator on --eval-samples images: {metric: value}."""
-        from t2igan.evaluation.evaluate import parse_metrics, score_generator
-        from t2igan.metrics.context import EvalSettings
-        from t2igan.metrics.registry import METRICS
+        from t2igan.evaluation.evaluate import score_generator, training_metrics
 
-        cfg = self.cfg
-        cheap = cfg.eval_metrics == "cheap"
-        names = [n for n, m in METRICS.items() if m.cheap] if cheap else parse_metrics(cfg.eval_metrics)
-        settings = EvalSettings(encoder=cfg.eval_encoder, seed=cfg.seed, progress=False)
+        names, settings, skip_unavailable = training_metrics(self.cfg)
         G = self.ema.model if self.ema else self.G.eval()
         with torch.random.fork_rng(devices=[]):  # the evaluators' seeding leaves training's randomness alone
-            scored = score_generator(G, cfg, names, cfg.eval_samples, settings, skip_unavailable=cheap)
+            scored = score_generator(G, self.cfg, names, self.cfg.eval_samples, settings, skip_unavailable=skip_unavailable)
         self.G.train()
         return {name: round(result["value"], 5) for name, result in scored["metrics"].items()}
 
