@@ -145,6 +145,7 @@ def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) ->
     assert 0 < report["metrics"]["ms-ssim"]["value"] <= 1
     table = (tiny_run / "eval.md").read_text()
     assert "| ms-ssim |" in table and "| fid | skipped |" in table
+    assert "of real image i mod 20 of the test split: 20 distinct captions" in report["captions"] in table
 
 
 def test_unknown_metric_and_too_few_samples(tiny_run: Path, capsys: pytest.CaptureFixture) -> None:

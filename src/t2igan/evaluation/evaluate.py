@@ -128,13 +128,16 @@ def score_generator(G: torch.nn.Module, cfg: TrainConfig, metrics: list[str] | N
     ctx = EvalContext(generated, lambda: RealSet(real.images, real.captions, _classes(real.attributes, cfg.label)),
                       record, settings)
     results = {name: METRICS[name].compute(ctx) for name in names}
+    captions_used = (f"generated image i from one caption (drawn with seed {settings.seed}) of real image i mod "
+                     f"{len(real.images):,} of the {split} split: {len(set(captions)):,} distinct captions")
     return {"num_samples": num_samples, "data": str(data), "split": split, "real_images": len(real.images),
-            "metrics": results, "skipped": skipped}
+            "captions": captions_used, "metrics": results, "skipped": skipped}
 
 
 def markdown_table(report: dict) -> str:
     lines = [f"# Evaluation of {report['run']} (step {report['step']}, {report['model']}, {report['weights']} weights)",
-             "", "| metric | value | protocol |", "|---|---|---|"]
+             "", f"{report['num_samples']:,} generated images; {report['captions']}; data {report['data']}.", "",
+             "| metric | value | protocol |", "|---|---|---|"]
     for name, r in report["metrics"].items():
         value = f"{r['value']:.4g}" + (f" ± {r['std']:.2g}" if r.get("std") is not None else "")
         lines.append(f"| {name} | {value} | {r['protocol']} |")
