@@ -151,6 +151,8 @@ def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) ->
 def test_unknown_metric_and_too_few_samples(tiny_run: Path, capsys: pytest.CaptureFixture) -> None:
     assert "unknown fjd" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid,fjd")
     assert "at least 10" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--num-samples", "3")
+    for flag, metric in (("--encoder", "r-precision"), ("--clip-model", "clip-score")):  # before any image is made
+        assert "no" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", metric, flag, "/nowhere")
 
 
 def test_training_logs_the_cheap_metrics_every_k_steps(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -49,8 +50,12 @@ def missing_requirement(requirement: str | None, settings: EvalSettings, synthet
     if requirement == "encoder" and not settings.encoder:
         return f"needs a DAMSM encoder trained on this data: {encoder_flag} ENC (make one with `t2igan text " \
                "pretrain --data DATA --out ENC`)"
+    if requirement == "encoder" and not Path(settings.encoder).joinpath("damsm.json").is_file():
+        return f"{encoder_flag} {settings.encoder}: no DAMSM encoder there (make one with `t2igan text pretrain`)"
     if requirement == "clip" and not settings.clip_model:
         return "needs a local CLIP model folder: --clip-model DIR (never downloaded)"
+    if requirement == "clip" and not Path(settings.clip_model).joinpath("config.json").is_file():
+        return f"--clip-model {settings.clip_model}: no CLIP model there (config.json and the weights)"
     if requirement == "synthetic" and not synthetic:
         return "only for the procedural data: its attribute classifier knows the renders"
     return None
