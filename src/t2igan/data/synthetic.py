@@ -8,8 +8,10 @@ silhouettes, and backgrounds that differ in layout rather than only in hue.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -139,6 +141,15 @@ def render(attributes: dict, size: tuple[int, int] = (64, 64)) -> np.ndarray:
     if a["facing"] == "left":
         image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return np.asarray(image).copy()
+
+
+def renderer_fingerprint() -> str:
+    """sha256 of the renderer's and caption grammar's source: it changes whenever the data could.
+    Caches derived from the procedural data (the attribute classifier, reference statistics) key on it."""
+    digest = hashlib.sha256()
+    for name in ("synthetic.py", "backgrounds.py", "drawing.py", "captions.py"):
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()
 
 
 class SyntheticCaptions(torch.utils.data.Dataset):

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from t2igan.data import backgrounds, drawing, synthetic
+from t2igan.data import synthetic
 from t2igan.data.captions import parse_caption
 from t2igan.data.memory import load_into_memory
 from t2igan.images import to_model
@@ -78,8 +78,7 @@ def _accuracy(predicted: dict[str, torch.Tensor], labels: dict[str, torch.Tensor
 
 def _recipe_key() -> str:
     """Hash of the renderer's source and the training recipe: a changed renderer retrains."""
-    renderer = [synthetic, backgrounds, drawing]
-    source = b"".join(Path(module.__file__).read_bytes() for module in renderer) + Path(__file__).read_bytes()
+    source = synthetic.renderer_fingerprint().encode() + Path(__file__).read_bytes()
     return hashlib.sha256(source + json.dumps(RECIPE, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -20,18 +20,14 @@ import numpy as np
 
 from t2igan.text.encoder import cache_dir
 
-RENDERER = ("synthetic.py", "backgrounds.py", "drawing.py", "captions.py")
-
-
 def dataset_fingerprint(spec: str) -> str:
     """A hash that changes when the dataset does: the renderer's source for 'synthetic', the
     manifest of a prepared cache, else every file's relative path, size and modification time."""
-    digest = hashlib.sha256()
     if spec == "synthetic":
-        data_dir = Path(__file__).resolve().parent.parent / "data"
-        for name in RENDERER:
-            digest.update((data_dir / name).read_bytes())
-        return digest.hexdigest()
+        from t2igan.data.synthetic import renderer_fingerprint
+
+        return renderer_fingerprint()
+    digest = hashlib.sha256()
     root = Path(spec)
     if (root / "cache.json").is_file():
         digest.update((root / "cache.json").read_bytes())
