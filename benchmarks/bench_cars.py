@@ -101,8 +101,8 @@ def score(run: Path, cache: Path, judge: nn.Module, device: torch.device, per_ty
     """Generate from held-out captions of each body type: the judge's accuracy overall and per type,
     and how much 8 noise vectors vary one caption's images (the grid shows those 8 per type)."""
     from t2igan.data.cache import CachedImages
-    from t2igan.evaluation.diversity import diversity
-    from t2igan.images import grid_image, save_png_atomic, to_model, to_uint8
+    from t2igan.metrics.pixel_diversity import diversity
+    from t2igan.images import grid_image, save_png, to_model, to_uint8
     from t2igan.sampling import load_generator
     from t2igan.text import embed_texts
 
@@ -122,7 +122,7 @@ def score(run: Path, cache: Path, judge: nn.Module, device: torch.device, per_ty
         truth += [k] * per_type
         same_caption.append(draw([mine[0]] * 8))
         grid_captions.append(f"{name}: {mine[0]}")
-    save_png_atomic(grid_image(torch.cat(same_caption), grid_captions, columns=8), run / "body-types.png")
+    save_png(grid_image(torch.cat(same_caption), grid_captions, columns=8), run / "body-types.png")
     with torch.no_grad():
         predicted = torch.cat([judge(to_model(r).to(device)).argmax(1).cpu() for r in judged])
     truth_t = torch.tensor(truth)

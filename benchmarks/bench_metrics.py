@@ -25,19 +25,19 @@ from pathlib import Path
 
 import torch
 
-from t2igan.config import TrainConfig
+from t2igan.config import PretrainConfig, TrainConfig
 from t2igan.data.cache import CachedImages
 from t2igan.data.memory import load_into_memory
 from t2igan.data.synthetic import SyntheticCaptions
-from t2igan.evaluation.attributes import attribute_classifier, predict
-from t2igan.evaluation.evaluate import evaluate_run
+from t2igan.metrics.attributes import attribute_classifier, predict
+from t2igan.evaluate import evaluate_run
 from t2igan.metrics import extractors
 from t2igan.metrics.context import DomainFeatures, EvalSettings
 from t2igan.metrics.fid import fid
 from t2igan.metrics.ms_ssim import ms_ssim
 from t2igan.metrics.r_precision import r_precision
 from t2igan.text.damsm import load_damsm
-from t2igan.text.pretrain import pretrain_damsm
+from t2igan.training.damsm import pretrain_damsm
 from t2igan.training.loop import train
 
 RUN_CONFIG = dict(model="gan-int-cls", image_size="64", ngf=16, ndf=16, batch_size=32, lr=4e-4, num_images=3000,
@@ -125,7 +125,7 @@ def main() -> None:
     if not (run / "config.json").is_file():
         train(TrainConfig(**RUN_CONFIG), run, progress=False)
     if not (encoder / "damsm.json").is_file():
-        pretrain_damsm("synthetic", encoder, max_minutes=3.0, progress=False)
+        pretrain_damsm(PretrainConfig(max_minutes=3.0), encoder, progress=False)
     weights = {mode: extractors.write_random_weights(mode, out / spec.weights) for mode, spec in extractors.MODES.items()}
     images = load_into_memory(SyntheticCaptions("test", (64, 64), seed=1, length=2000), progress=False).images
 

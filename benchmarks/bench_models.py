@@ -35,7 +35,7 @@ RUNS = {
 def one(name: str, minutes: float, out: Path) -> dict:
     """Train and evaluate one model in this process; return its row."""
     from t2igan.config import TrainConfig
-    from t2igan.evaluation.evaluate import evaluate_run
+    from t2igan.evaluate import evaluate_run
     from t2igan.metrics.context import EvalSettings
     from t2igan.training.loop import train
 

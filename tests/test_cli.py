@@ -14,7 +14,7 @@ from conftest import TINY
 from safetensors.torch import load_file
 
 from t2igan.cli import main
-from t2igan.training.checkpoint import latest_checkpoint, list_checkpoints, read_meta
+from t2igan.runs import latest_checkpoint, list_checkpoints, read_meta
 
 
 def train(run: Path, *flags: str) -> int:

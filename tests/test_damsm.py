@@ -15,7 +15,8 @@ from t2igan.errors import UserError
 from t2igan.metrics.r_precision import r_precision
 from t2igan.text.damsm import (PAD, UNK, WORDS_NUM, Vocabulary, load_damsm, sentence_loss, tokenize,
                                weights_bytes, word_loss)
-from t2igan.text.pretrain import DAMSMTrainer, EncoderInterrupted, pretrain_damsm
+from t2igan.config import PretrainConfig
+from t2igan.training.damsm import DAMSMTrainer, EncoderInterrupted, pretrain_damsm
 
 SIZE = (32, 32)
 
@@ -29,6 +30,10 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+def pretraining(**settings) -> PretrainConfig:
+    return PretrainConfig(data="synthetic", image_size=f"{SIZE[0]}x{SIZE[1]}", **settings)
+
+
 @pytest.fixture(scope="module")
 def tiny_data():
     return load_into_memory(SyntheticCaptions("train", SIZE, seed=0, length=24), progress=False)
@@ -38,8 +43,7 @@ def tiny_data():
 def trained(tmp_path_factory):
     """An encoder pretrained for 60 steps on 256 synthetic images: a few seconds on one core."""
     out = tmp_path_factory.mktemp("enc") / "damsm"
-    summary = pretrain_damsm("synthetic", out, image_size=SIZE, epochs=4, batch_size=16, num_images=256,
-                             progress=False)
+    summary = pretrain_damsm(pretraining(epochs=4, batch_size=16, num_images=256), out, progress=False)
     return out, summary
 
 
@@ -142,7 +146,9 @@ def test_pretraining_writes_a_folder_that_learned(trained):
     assert summary["loss_word"] > 0 and summary["loss_sentence"] > 0 and 0 <= summary["val_top1"] <= 1
     meta = json.loads((out / "damsm.json").read_text())
     assert meta["steps"] == 60 and meta["val_top1"] == summary["val_top1"] and "cat" in meta["vocab"]
-    assert sorted(p.name for p in out.iterdir()) == ["damsm.json", "damsm.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "damsm.json", "damsm.safetensors"]
+    config = json.loads((out / "config.json").read_text())  # the settings, as `t2igan train` keeps them
+    assert (config["epochs"], config["batch_size"], config["num_images"], config["image_size"]) == (4, 16, 256, "32x32")
     model = load_damsm(out)
     # Held-out scenes: each image's own caption must beat 7 random others far more often than 1/8.
     test = load_into_memory(SyntheticCaptions("test", SIZE, seed=0, length=120), progress=False)
@@ -167,7 +173,7 @@ def test_missing_or_unfinished_folder_is_a_user_error(trained, tmp_path):
 
 def test_bad_settings_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="batch-size"):
-        pretrain_damsm("synthetic", tmp_path / "e", image_size=SIZE, batch_size=1, num_images=24, progress=False)
+        pretrain_damsm(pretraining(batch_size=1, num_images=24), tmp_path / "e", progress=False)
 
 
 def _stop_at(monkeypatch, step, how):
@@ -188,7 +194,7 @@ def _stop_at(monkeypatch, step, how):
 def test_interrupt_saves_what_was_trained(monkeypatch, tmp_path, how):
     _stop_at(monkeypatch, 3, how)
     with pytest.raises(EncoderInterrupted if how == "signal" else KeyboardInterrupt):
-        pretrain_damsm("synthetic", tmp_path / "enc", image_size=SIZE, batch_size=4, num_images=24, progress=False)
+        pretrain_damsm(pretraining(batch_size=4, num_images=24), tmp_path / "enc", progress=False)
     meta = json.loads((tmp_path / "enc" / "damsm.json").read_text())
     assert meta["interrupted"] is True and meta["steps"] == (3 if how == "signal" else 2)
     assert math.isfinite(meta["loss"])

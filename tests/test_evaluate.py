@@ -12,7 +12,7 @@ from conftest import TINY
 
 from t2igan.cli import main
 from t2igan.errors import UserError
-from t2igan.evaluation import attributes
+from t2igan.metrics import attributes
 from t2igan.metrics import extractors
 
 TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epochs": 1, "batch": 32}

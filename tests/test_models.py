@@ -11,6 +11,7 @@ from t2igan.config import TrainConfig
 from t2igan.errors import UserError
 from t2igan.models import MODELS, get_model, resolve
 from t2igan.models.gan_int_cls import Discriminator, Objective
+from t2igan.models.base import Noise
 from t2igan.models.objective import Batch
 
 TEXT_DIM = 20
@@ -32,16 +33,17 @@ def test_every_model_makes_every_size_it_states(model: str, size: tuple[int, int
     assert images.shape == (3, 3, height, width)
     assert images.min() >= -1 and images.max() <= 1  # tanh output: the model convention
     # Each objective runs both phases on these shapes and gives finite losses.
-    batch, rng = Batch(images.detach(), text, torch.tensor([0, 1, 4])), torch.Generator().manual_seed(0)
+    batch, noise = Batch(images.detach(), text, torch.tensor([0, 1, 4])), Noise(G.noise_dim, torch.Generator())
     objective = get_model(model).objective(cfg)
-    assert torch.isfinite(objective.discriminator_loss(G, D, batch, rng)[0])
-    assert torch.isfinite(objective.generator_loss(G, D, batch, rng)[0])
+    assert torch.isfinite(objective.discriminator_loss(G, D, batch, noise)[0])
+    assert torch.isfinite(objective.generator_loss(G, D, batch, noise)[0])
 
 
 def test_df_gan_grows_4_by_3_images_from_a_4_by_3_grid() -> None:
     G, D = get_model("df-gan").build(TEXT_DIM, small_config("df-gan", (512, 384)))
     assert G.grid[1:] == (3, 4)  # (height, width) of the first feature map
-    assert D.features(torch.randn(2, 3, 384, 512)).shape[-2:] == (3, 4)
+    # D's head convolves its last grid whole: one logit per image only if that grid is 3 high, 4 wide
+    assert D(torch.randn(2, 3, 384, 512), torch.randn(2, TEXT_DIM)).logits.shape == (2,)
 
 
 def test_unsupported_size_names_the_sizes() -> None:
@@ -94,15 +96,16 @@ def _text_gap_after_training(monkeypatch: pytest.MonkeyPatch, loss) -> float:
     real = palette[colors][:, :, None, None].expand(-1, -1, 32, 32).contiguous()
     text = F.one_hot(colors, 4).float()
     D = Discriminator(text_dim=4, image_size=32, ndf=8, text_code=8)
-    objective, rng = Objective(), torch.Generator().manual_seed(0)
+    objective, noise = Objective(), Noise(NoiseGenerator.noise_dim, torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
     for _ in range(100):
-        loss, _ = objective.discriminator_loss(NoiseGenerator(), D, Batch(real, text), rng)
+        loss, _ = objective.discriminator_loss(NoiseGenerator(), D, Batch(real, text), noise)
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
-        return (torch.sigmoid(D(real, text)) - torch.sigmoid(D(real, text.roll(1, 0)))).mean().item()
+        judged = D(real, text, text.roll(1, 0))
+        return (torch.sigmoid(judged.logits) - torch.sigmoid(judged.mismatched)).mean().item()
 
 
 def test_matching_aware_d_learns_to_read_the_text(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,7 +124,7 @@ def test_ma_gp_flows_to_image_and_text_and_into_d() -> None:
         gamma.data.fill_(0.5)  # residual branches on, as after some training
     image = torch.randn(4, 3, 64, 64, requires_grad=True)
     text = torch.randn(4, TEXT_DIM, requires_grad=True)
-    logits = D(image, text)
+    logits = D(image, text).logits
     grad_image, grad_text = torch.autograd.grad(logits.sum(), (image, text), retain_graph=True)
     assert grad_image.abs().sum() > 0 and grad_text.abs().sum() > 0  # D's output depends on both inputs
     penalty = losses.matching_aware_gradient_penalty(logits, image, text, k=2.0, p=6.0)

@@ -8,7 +8,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from t2igan.cli import main
-from t2igan.training.checkpoint import latest_checkpoint, read_meta
+from t2igan.runs import latest_checkpoint, read_meta
 
 COMMON = ["--batch-size", "4", "--num-images", "24", "--log-every", "1", "--sample-every", "2",
           "--checkpoint-every", "2", "--nz", "8"]

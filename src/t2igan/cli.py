@@ -9,123 +9,53 @@ import signal
 import sys
 from pathlib import Path
 
-from t2igan.config import TrainConfig, load_config_file, merge, parse_size
-from t2igan.data.decode import FITS
-from t2igan.data.sources import FORMATS, Source, SourceOptions
+from t2igan import settings
+from t2igan.config import DataSettings, PretrainConfig, TrainConfig, load_config_file, merge, parse_size
+from t2igan.data.sources import Source, SourceOptions
 from t2igan.errors import UserError
+from t2igan.interrupts import Interrupted
+from t2igan.metrics.context import EvalSettings
 from t2igan.metrics.registry import METRICS
-
-TRAIN_HELP = {
-    "data": "'synthetic' (procedural captioned cats and cars), a cache from `t2igan data prepare`, or a dataset "
-            "folder or manifest in any format below (README: 'Your own data')",
-    "format": "the dataset's format; auto detects it",
-    "image_column": "CSV manifests: the column naming each image file (default: file_name, file, image...)",
-    "caption_column": "CSV manifests: the column holding a caption (default: caption, text, caption_template...)",
-    "label_column": "CSV manifests: the class column, kept as the label (default: label, class_name, breed...)",
-    "caption_template": "class folders and LMDB: the caption made from each image's label (default: "
-                        "'a photo of a {label}')",
-    "keep_words": "COCO: keep only images whose captions have one of these comma-separated words, e.g. cat,kitten",
-    "captions_file": "LMDB: a CSV or JSONL of captions keyed by image key (default: --caption-template)",
-    "fit": "how images take the training size: crop (centre, no distortion), pad (black bars, all in view) or "
-           "stretch",
-    "mode_seeking": "weight of MSGAN's mode-seeking term (Mao et al. 2019) in G's loss: against a G that ignores "
-                    "its noise and makes one image per caption; 1 is the paper's; 0 turns it off",
-    "augment": "DiffAugment of D's inputs for small datasets: none, or a comma list of color, translation, cutout",
-    "model": "method to train; `t2igan models` lists them with their sizes",
-    "image_size": "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; StackGAN stage II: 256)",
-    "steps": "stop after this many steps (one D and one G update each)",
-    "max_minutes": "also stop after this many minutes of training, whichever comes first",
-    "batch_size": "images per step",
-    "lr": "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)",
-    "lr_d": "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
-    "beta1": "Adam beta1 (DF-GAN: 0.0; others: 0.5)",
-    "beta2": "Adam beta2 (DF-GAN: 0.9; others: 0.999)",
-    "nz": "noise dimensions (default: 100)",
-    "ngf": "G's width: the filters of its last layer (DF-GAN 32, GAN-INT-CLS and TAC-GAN 64) or StackGAN's "
-           "GF_DIM (128); coarser layers have up to 8x as many",
-    "ndf": "D's first-layer filters (DF-GAN 32, others 64); deeper layers have up to 8x as many",
-    "text_code": "size of the code the sentence vector becomes: GAN-INT-CLS 128, TAC-GAN 256, StackGAN's CA 128 "
-                 "(DF-GAN uses the sentence vector itself)",
-    "text_encoder": "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained and frozen)",
-    "num_images": "training images: rendered (synthetic) or read at most (folder)",
-    "ema_decay": "decay of the moving average of G's weights that samples and is evaluated; 0 turns it off",
-    "stage": "StackGAN's stage: 1 (64 px) or 2 (256 px on top of a frozen stage-I run)",
-    "stage1_run": "StackGAN stage 2: the run folder of the trained stage I",
-    "label": "TAC-GAN's class per image: attribute names joined by + (synthetic: subject+color; folders: label)",
-    "aux_loss": "TAC-GAN's class loss: ac (AC-GAN cross-entropy) or d2d-ce (ReACGAN)",
-    "seed": "seed of data, weights, noise and batches: same seed, same run",
-    "precision": "fp32, or bf16 autocast (fast on GPUs and CPUs with native bf16; slow emulation on others)",
-    "device": "auto (CUDA if present), cpu, cuda or cuda:N",
-    "sample_every": "steps between sample grids in RUN/samples",
-    "checkpoint_every": "steps between checkpoints in RUN/checkpoints",
-    "log_every": "steps between lines of RUN/log.jsonl",
-    "keep_checkpoints": "how many recent checkpoints to keep",
-    "eval_every": "steps between evaluations of the EMA generator, logged to RUN/log.jsonl; 0 turns them off",
-    "eval_metrics": "metrics of those evaluations: cheap (MS-SSIM; attributes on the procedural data; R-precision "
-                    "and domain FID with --eval-encoder) or a comma list (see `t2igan evaluate --help`)",
-    "eval_samples": "generated images per evaluation during training",
-    "eval_encoder": "DAMSM encoder from `t2igan text pretrain` for R-precision and domain FID during training",
-}
-
-
-def _add_train_flags(parser: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    choices = {"precision": ["fp32", "bf16"], "aux_loss": ["ac", "d2d-ce"], "stage": [1, 2], "fit": list(FITS),
-               "format": ["auto", *FORMATS]}
-    for field in dataclasses.fields(TrainConfig):
-        value = getattr(defaults, field.name)
-        kind = int if "int" in str(field.type) else float if "float" in str(field.type) else str
-        shown = "" if value is None else f" (default: {value})"
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=argparse.SUPPRESS,
-                            help=f"{TRAIN_HELP[field.name]}{shown}", choices=choices.get(field.name))
+from t2igan.runtime import DEVICES
 
 
 def _add_sampling_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--truncation", type=float, metavar="T",
                         help="redraw noise values beyond +-T: less variety, cleaner images (default: none)")
     parser.add_argument("--no-ema", action="store_true", help="use G's raw weights, not their moving average")
-
-
-def _given(args: argparse.Namespace) -> dict:
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return {k: v for k, v in vars(args).items() if k in names}
+    parser.add_argument("--device", default="auto", help=f"{DEVICES} (default: auto)")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from t2igan.runs import read_config
     from t2igan.training.loop import train
 
     run = Path(args.out)
     if args.resume:
-        config_path = run / "config.json"
-        if not config_path.is_file():
-            raise UserError(f"cannot resume {run}: it has no config.json (not a t2igan run folder)")
-        cfg = merge(TrainConfig(), load_config_file(config_path))
+        cfg = read_config(run)
     else:
         cfg = merge(TrainConfig(), load_config_file(args.config)) if args.config else TrainConfig()
-    cfg = merge(cfg, _given(args))
+    cfg = merge(cfg, settings.given(args, TrainConfig))
     summary = train(cfg, run, resume=args.resume)
     print(json.dumps(summary, indent=2))
     print(f"run folder: {run}")
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from t2igan.images import save_png_atomic
+    from t2igan.images import save_png
     from t2igan.sampling import generate_from_run
 
     if args.num < 1:
         raise UserError("--num must be at least 1")
     grid = generate_from_run(args.run, args.prompt, args.num, args.seed, args.device, args.truncation, not args.no_ema)
-    print(save_png_atomic(grid, args.out))
+    print(save_png(grid, args.out))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from t2igan.evaluation.evaluate import evaluate_run, markdown_table, parse_metrics
-    from t2igan.metrics.context import EvalSettings
+    from t2igan.evaluate import evaluate_run, markdown_table, parse_metrics
 
-    settings = EvalSettings(fid_mode=args.fid_mode, inception_weights=args.inception_weights,
-                            reference_stats=args.reference_stats, encoder=args.encoder, clip_model=args.clip_model,
-                            is_splits=args.is_splits, seed=args.seed)
-    report = evaluate_run(args.run, parse_metrics(args.metrics), args.num_samples, settings, args.data,
+    scoring = EvalSettings(**settings.given(args, EvalSettings))
+    report = evaluate_run(args.run, parse_metrics(args.metrics), args.num_samples, scoring, args.data,
                           args.truncation, not args.no_ema, args.device)
     print(markdown_table(report))
     print(f"written: {Path(args.run) / 'eval.json'} and eval.md")
@@ -155,29 +85,16 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
     print(write_captioned_folder(dataset, args.out))
 
 
-SOURCE_FIELDS = [f.name for f in dataclasses.fields(SourceOptions)]
-
-
-def _add_source_flags(parser: argparse.ArgumentParser, as_data_flag: bool = False) -> None:
-    """The dataset (positional SRC, or --data as `train` has it) and the flags that say how to read it."""
-    if as_data_flag:
-        parser.add_argument("--data", required=True, help=TRAIN_HELP["data"])
-    else:
-        parser.add_argument("src", metavar="SRC", help="dataset folder or manifest file, in any supported format")
-    for name in SOURCE_FIELDS:
-        choices = ["auto", *FORMATS] if name == "format" else None
-        parser.add_argument(f"--{name.replace('_', '-')}", default=getattr(SourceOptions(), name), choices=choices,
-                            help=TRAIN_HELP[name])
-
-
-def _source_options(args: argparse.Namespace) -> SourceOptions:
-    return SourceOptions(**{name: getattr(args, name) for name in SOURCE_FIELDS})
+def _add_source_flags(parser: argparse.ArgumentParser, fit: bool = False) -> None:
+    """The dataset (positional SRC) and the flags that say how to read it; with fit, --fit too."""
+    parser.add_argument("src", metavar="SRC", help="dataset folder or manifest file, in any supported format")
+    settings.add_flags(parser, DataSettings, skip=["data", "num_images"] + ([] if fit else ["fit"]))
 
 
 def _open_source(args: argparse.Namespace) -> Source:
     from t2igan.data.sources import open_source
 
-    return open_source(args.src, _source_options(args))
+    return open_source(args.src, SourceOptions(**settings.given(args, SourceOptions)))
 
 
 def cmd_data_check(args: argparse.Namespace) -> None:
@@ -211,12 +128,9 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 
 
 def cmd_text_pretrain(args: argparse.Namespace) -> None:
-    from t2igan.text.pretrain import pretrain_damsm
+    from t2igan.training.damsm import pretrain_damsm
 
-    summary = pretrain_damsm(args.data, args.out, options=_source_options(args), image_size=parse_size(args.image_size),
-                             fit=args.fit, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                             max_minutes=args.max_minutes, seed=args.seed, label=args.label,
-                             num_images=args.num_images)
+    summary = pretrain_damsm(PretrainConfig(**settings.given(args, PretrainConfig)), args.out)
     print(json.dumps(summary, indent=2))
     print(f"encoder: {args.out} (use with t2igan evaluate --encoder {args.out})")
 
@@ -230,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="RUN", help="run folder (config, log, samples, checkpoints)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--config", metavar="FILE.json", help="config file: a JSON object of the flags below (underscored)")
-    _add_train_flags(p)
+    settings.add_flags(p, TrainConfig, suppress_defaults=True)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("generate", help="images for free text from a trained run")
@@ -239,7 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=8, help="images per prompt (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="noise seed: same seed, same images (default: 0)")
     p.add_argument("--out", default="generated.png", help="PNG grid to write (default: generated.png)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     _add_sampling_flags(p)
     p.set_defaults(func=cmd_generate)
 
@@ -254,20 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "can run here)")
     p.add_argument("--num-samples", type=int, default=30_000, help="generated images (default: 30000, as the "
                    "papers' FID; a CPU extracts Inception features at a few images/s, so lower it there)")
-    p.add_argument("--seed", type=int, default=0, help="seed of captions and noise (default: 0)")
-    p.add_argument("--fid-mode", default="clean", choices=["clean", "dfgan"], help="clean: TF FID Inception with "
-                   "clean-fid's resize (comparable, modern); dfgan: torchvision's ImageNet Inception as DF-GAN's "
-                   "test code (compare only with tables made that way) (default: clean)")
-    p.add_argument("--inception-weights", metavar="FILE", help="Inception weights for FID/IS/KID (clean: "
-                   "weights-inception-2015-12-05-6726825d.pth; dfgan: inception_v3_google-0cc3c7bd.pth); default: "
-                   "$T2IGAN_INCEPTION_WEIGHTS, else $TORCH_HOME/hub/checkpoints/; never downloaded")
-    p.add_argument("--reference-stats", metavar="FILE.npz", help="FID against these published statistics (mu, "
-                   "sigma: pytorch-fid's layout, as DF-GAN releases them) instead of the real split's")
-    p.add_argument("--encoder", metavar="ENC", help="DAMSM encoder from `t2igan text pretrain`, for R-precision and "
-                   "domain FID")
-    p.add_argument("--clip-model", metavar="DIR", help="local CLIP model folder (Hugging Face format) for the CLIP score")
-    p.add_argument("--is-splits", type=int, default=10, help="Inception Score splits (default: 10)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    settings.add_flags(p, EvalSettings, skip=["progress"])
     _add_sampling_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -295,10 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("prepare", help="decode a dataset once into a memory-mapped cache that trains fast",
                         description="Decode, orient, convert and resize every image once; write a cache "
                         "(uint8 memory map, captions, caption vectors, skip report) that --data accepts.")
-    _add_source_flags(p)
+    _add_source_flags(p, fit=True)
     p.add_argument("--out", required=True, metavar="CACHE", help="new folder for the cache")
     p.add_argument("--size", default="64x64", help="WxH of the cached images, the size you will train at (default: 64x64)")
-    p.add_argument("--fit", default="crop", choices=FITS, help=TRAIN_HELP["fit"] + " (default: crop)")
     p.add_argument("--val-fraction", type=float, default=0.05, help="images held out for validation (default: 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the train/validation split (default: 0)")
     p.add_argument("--dedup", action="store_true", help="drop near-duplicate images (same 64-bit difference hash)")
@@ -318,29 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "and a domain FID)", description="Train AttnGAN's DAMSM encoders from scratch: a bi-LSTM "
                         "over words and a small CNN over image regions, with the DAMSM word and sentence losses. "
                         "Ctrl-C saves what was trained so far.")
-    _add_source_flags(p, as_data_flag=True)
-    p.add_argument("--out", required=True, metavar="ENC", help="new folder for the encoder (damsm.safetensors, "
-                   "damsm.json)")
-    p.add_argument("--image-size", default="64", help="S for SxS or WxH: the size the image encoder sees; "
-                   "match the generator's (default: 64)")
-    p.add_argument("--fit", default="crop", choices=FITS, help=TRAIN_HELP["fit"] + " (default: crop)")
-    p.add_argument("--epochs", type=int, default=20, help="passes over the training images (default: 20)")
-    p.add_argument("--batch-size", type=int, default=48, help="images per step; the others in a batch are the "
-                   "negatives (default: 48, as AttnGAN)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate, x0.98 each epoch (default: 0.002)")
-    p.add_argument("--max-minutes", type=float, help="also stop after this many minutes of training")
-    p.add_argument("--num-images", type=int, default=10_000, help=TRAIN_HELP["num_images"] + " (default: 10000)")
-    p.add_argument("--label", help="attributes whose equal values are not negatives, joined by + (e.g. "
-                   "subject+color); default: every other image is a negative")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, weights and batches (default: 0)")
+    p.add_argument("--out", required=True, metavar="ENC", help="new folder for the encoder (config.json, "
+                   "damsm.safetensors, damsm.json)")
+    settings.add_flags(p, PretrainConfig)
     p.set_defaults(func=cmd_text_pretrain)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from t2igan.training.loop import Interrupted
-
     try:
         args.func(args)
     except UserError as error:

@@ -1,4 +1,10 @@
-"""Typed training configuration. One merge order: defaults < config file < flags given."""
+"""The settings of a training run and of DAMSM pretraining: values only, each described once.
+
+Every field says what it means, where `--help` lists it, which values it takes and how it is
+checked (t2igan.settings); the command line is made from these classes. One merge order:
+defaults < config file < flags given. A field left None takes the model's default
+(t2igan.models.resolve), so the saved config.json shows every value a run used.
+"""
 
 from __future__ import annotations
 
@@ -6,73 +12,16 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from t2igan.augment import parse_policy
 from t2igan.data.decode import FITS
 from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
-from t2igan.training.augment import parse_policy
+from t2igan.settings import at_least, fraction, positive, setting
+from t2igan.text.encoder import ENCODERS
 
-
-@dataclass
-class TrainConfig:
-    """Every training setting. None means "the model's default" (see t2igan.models.resolve)."""
-
-    data: str = "synthetic"  # "synthetic", a prepared cache, or a dataset in any format of t2igan.data
-    format: str = "auto"  # the dataset's format (see t2igan.data.sources.FORMATS); auto detects it
-    image_column: str | None = None  # CSV manifests: which columns hold the image file, caption and class
-    caption_column: str | None = None
-    label_column: str | None = None
-    caption_template: str | None = None  # class folders and LMDB: "a photo of a {label}"
-    keep_words: str | None = None  # COCO: keep images whose captions have one of these comma-separated words
-    captions_file: str | None = None  # LMDB: captions keyed by image key (CSV or JSONL)
-    fit: str = "crop"  # how images take the training size: crop | pad | stretch
-    model: str = "df-gan"
-    image_size: str | None = None  # "S" for S x S, or "WxH"
-    steps: int = 10_000  # stop after this many steps (G and D update once each) ...
-    max_minutes: float | None = None  # ... or after this much wall-clock time, whichever comes first
-    batch_size: int = 64
-    lr: float | None = None  # Adam learning rate of G
-    lr_d: float | None = None  # ... and of D (default: the model's, else lr)
-    beta1: float | None = None  # Adam betas
-    beta2: float | None = None
-    nz: int | None = None  # noise dimensions
-    ngf: int | None = None  # G's width (its meaning per model: `t2igan train --help`)
-    ndf: int | None = None  # D's first-layer filters
-    text_code: int | None = None  # sentence vector -> code of this size (GAN-INT-CLS, TAC-GAN; StackGAN's CA)
-    text_encoder: str = "minilm"
-    num_images: int = 10_000  # training images to render (synthetic) or to load at most (folder)
-    ema_decay: float = 0.999  # EMA of G's weights, used for samples and evaluation; 0 turns it off
-    stage: int = 1  # StackGAN's stage: 1 (64 px) or 2 (256 px, on a frozen stage-I run)
-    stage1_run: str | None = None  # StackGAN stage II: the stage-I run folder
-    label: str | None = None  # TAC-GAN's class: attribute names joined by "+" (synthetic: subject+color)
-    aux_loss: str = "ac"  # TAC-GAN's class loss: ac (cross-entropy) | d2d-ce (ReACGAN)
-    mode_seeking: float = 0.0  # weight of MSGAN's mode-seeking term in G's loss; 0 turns it off
-    augment: str = "none"  # differentiable augmentation of D's inputs: none or a policy such as color,translation,cutout
-    seed: int = 0
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    sample_every: int = 500  # steps between sample grids
-    checkpoint_every: int = 500  # steps between checkpoints
-    log_every: int = 10  # steps between lines in log.jsonl
-    keep_checkpoints: int = 2  # older checkpoints are deleted
-    eval_every: int = 0  # steps between evaluations logged to log.jsonl; 0 turns them off
-    eval_metrics: str = "cheap"  # "cheap" (those that run in seconds here) or a comma list of metric names
-    eval_samples: int = 1000  # generated images per evaluation during training
-    eval_encoder: str | None = None  # DAMSM folder for R-precision and domain FID during training
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return parse_size(self.image_size)
-
-    def source_options(self) -> SourceOptions:
-        return SourceOptions(**{f.name: getattr(self, f.name) for f in dataclasses.fields(SourceOptions)})
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+Settings = TypeVar("Settings")
 
 
 def parse_size(text: str | int) -> tuple[int, int]:
@@ -87,8 +36,134 @@ def parse_size(text: str | int) -> tuple[int, int]:
     return width, height
 
 
-def merge(base: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    unknown = set(overrides) - FIELDS
+def _size(text: str) -> str | None:
+    parse_size(text)  # raises the one-line error itself
+    return None
+
+
+def _augment(text: str) -> str | None:
+    parse_policy(text)
+    return None
+
+
+@dataclass
+class DataSettings(SourceOptions):
+    """Which images and captions, and how they are read (the SourceOptions flags, plus these)."""
+
+    data: str = setting("synthetic", "'synthetic' (procedural captioned cats and cars), a cache from `t2igan data "
+                        "prepare`, or a dataset folder or manifest in any format (README: 'Your own data')",
+                        group="data")
+    fit: str = setting("crop", "how images take the training size: crop (centre, no distortion), pad (black bars, "
+                       "all in view) or stretch", group="data", choices=FITS)
+    num_images: int = setting(10_000, "training images: rendered (synthetic) or read at most (folder)",
+                              group="data", check=at_least(1))
+
+
+@dataclass
+class TrainConfig(DataSettings):
+    """Every setting of a training run (`t2igan train --help` lists them by group)."""
+
+    # -- the model: None is the model's paper setting (`t2igan models`) --------------------------
+    model: str = setting("df-gan", "method to train; `t2igan models` lists them with their sizes", group="model")
+    image_size: str | None = setting(None, "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; StackGAN stage II: "
+                                     "256)", group="model", check=_size)
+    nz: int | None = setting(None, "noise dimensions (default: 100)", group="model", check=at_least(1))
+    ngf: int | None = setting(None, "G's width: the filters of its last layer (DF-GAN 32, GAN-INT-CLS and TAC-GAN "
+                              "64) or StackGAN's GF_DIM (128); coarser layers have up to 8x as many",
+                              group="model", check=at_least(1))
+    ndf: int | None = setting(None, "D's first-layer filters (DF-GAN 32, others 64); deeper layers have up to 8x "
+                              "as many", group="model", check=at_least(1))
+    text_code: int | None = setting(None, "size of the code the sentence vector becomes: GAN-INT-CLS 128, TAC-GAN "
+                                    "256, StackGAN's CA 128 (DF-GAN uses the sentence vector itself)",
+                                    group="model", check=at_least(1))
+    text_encoder: str = setting("minilm", "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained and frozen)",
+                                group="model", choices=list(ENCODERS))
+    stage: int = setting(1, "StackGAN's stage: 1 (64 px) or 2 (256 px on top of a frozen stage-I run)",
+                         group="model", choices=[1, 2])
+    stage1_run: str | None = setting(None, "StackGAN stage 2: the run folder of the trained stage I", group="model")
+    label: str | None = setting(None, "TAC-GAN's class per image: attribute names joined by + (synthetic: "
+                                "subject+color; folders: label)", group="model")
+    aux_loss: str = setting("ac", "TAC-GAN's class loss: ac (AC-GAN cross-entropy) or d2d-ce (ReACGAN)",
+                            group="model", choices=["ac", "d2d-ce"])
+
+    # -- optimisation ---------------------------------------------------------------------------
+    steps: int = setting(10_000, "stop after this many steps (one D and one G update each)", group="optimisation",
+                         check=at_least(1))
+    max_minutes: float | None = setting(None, "also stop after this many minutes of training, whichever comes "
+                                        "first", group="optimisation", check=positive)
+    batch_size: int = setting(64, "images per step (at least 2: mismatched captions come from other images in "
+                              "the batch)", group="optimisation", check=at_least(2))
+    lr: float | None = setting(None, "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)", group="optimisation",
+                               check=positive)
+    lr_d: float | None = setting(None, "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
+                                 group="optimisation", check=positive)
+    beta1: float | None = setting(None, "Adam beta1 (DF-GAN: 0.0; others: 0.5)", group="optimisation",
+                                  check=fraction)
+    beta2: float | None = setting(None, "Adam beta2 (DF-GAN: 0.9; others: 0.999)", group="optimisation",
+                                  check=fraction)
+    ema_decay: float = setting(0.999, "decay of the moving average of G's weights that samples and is evaluated; "
+                               "0 turns it off", group="optimisation", check=fraction)
+    mode_seeking: float = setting(0.0, "weight of MSGAN's mode-seeking term (Mao et al. 2019) in G's loss: against "
+                                  "a G that ignores its noise and makes one image per caption; 1 is the paper's; "
+                                  "0 turns it off", group="optimisation", check=at_least(0))
+    augment: str = setting("none", "DiffAugment of D's inputs for small datasets: none, or a comma list of color, "
+                           "translation, cutout", group="optimisation", check=_augment)
+    seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run", group="optimisation")
+    precision: str = setting("fp32", "fp32, or bf16 autocast (fast on GPUs and CPUs with native bf16; slow "
+                             "emulation on others)", group="optimisation", choices=["fp32", "bf16"])
+    device: str = setting("auto", "auto (CUDA if present), cpu, cuda or cuda:N", group="optimisation")
+
+    # -- the run folder -------------------------------------------------------------------------
+    sample_every: int = setting(500, "steps between sample grids in RUN/samples", group="output", check=at_least(1))
+    checkpoint_every: int = setting(500, "steps between checkpoints in RUN/checkpoints", group="output",
+                                    check=at_least(1))
+    log_every: int = setting(10, "steps between lines of RUN/log.jsonl", group="output", check=at_least(1))
+    keep_checkpoints: int = setting(2, "how many recent checkpoints to keep", group="output", check=at_least(1))
+
+    # -- evaluation during training (t2igan.training.evaluation) ---------------------------------
+    eval_every: int = setting(0, "steps between evaluations of the EMA generator, logged to RUN/log.jsonl; 0 turns "
+                              "them off", group="evaluation", check=at_least(0))
+    eval_metrics: str = setting("cheap", "metrics of those evaluations: cheap (MS-SSIM; attributes on the "
+                                "procedural data; R-precision and domain FID with --eval-encoder) or a comma list "
+                                "(see `t2igan evaluate --help`)", group="evaluation")
+    eval_samples: int = setting(1000, "generated images per evaluation during training", group="evaluation",
+                                check=at_least(10))
+    eval_encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain` for R-precision and "
+                                       "domain FID during training", group="evaluation")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return parse_size(self.image_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class PretrainConfig(DataSettings):
+    """Every setting of `t2igan text pretrain` (AttnGAN's DAMSM recipe by default)."""
+
+    image_size: str = setting("64", "S for SxS or WxH: the size the image encoder sees; match the generator's",
+                              group="model", check=_size)
+    label: str | None = setting(None, "attributes whose equal values are not negatives, joined by + (e.g. "
+                                "subject+color); default: every other image is a negative", group="model")
+    epochs: int = setting(20, "passes over the training images", group="optimisation", check=at_least(1))
+    batch_size: int = setting(48, "images per step; the others in a batch are the negatives (48, as AttnGAN)",
+                              group="optimisation", check=at_least(2))
+    lr: float = setting(2e-3, "Adam learning rate, x0.98 each epoch", group="optimisation", check=positive)
+    max_minutes: float | None = setting(None, "also stop after this many minutes of training",
+                                        group="optimisation", check=positive)
+    seed: int = setting(0, "seed of the split, weights and batches", group="optimisation")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return parse_size(self.image_size)
+
+
+def merge(base: Settings, overrides: dict[str, Any]) -> Settings:
+    """`base` with the given fields replaced (unknown keys are an error), checked."""
+    known = {f.name for f in dataclasses.fields(base)}
+    unknown = set(overrides) - known
     if unknown:
         raise UserError(f"unknown config keys: {', '.join(sorted(unknown))}")
     return dataclasses.replace(base, **overrides)
@@ -96,67 +171,11 @@ def merge(base: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
-        values = json.loads(Path(path).read_text())
+        values = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"config file {path} is not valid JSON: {error}") from None
     if not isinstance(values, dict):
         raise UserError(f"config file {path} must hold a JSON object")
     return values
-
-
-def validate(cfg: TrainConfig) -> TrainConfig:
-    """Check a resolved config (no None left in the model settings); raise UserError on the first problem."""
-    positive = ["steps", "batch_size", "nz", "ngf", "ndf", "text_code", "num_images",
-                "sample_every", "checkpoint_every", "log_every", "keep_checkpoints"]
-    for name in positive:
-        if getattr(cfg, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1 (got {getattr(cfg, name)})")
-    if cfg.batch_size < 2:
-        raise UserError("--batch-size must be at least 2 (mismatched captions come from other images in the batch)")
-    if cfg.lr <= 0 or (cfg.lr_d is not None and cfg.lr_d <= 0):
-        raise UserError("learning rates must be positive")
-    if not (0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1):
-        raise UserError(f"Adam betas must be in [0, 1) (got {cfg.beta1}, {cfg.beta2})")
-    if cfg.max_minutes is not None and cfg.max_minutes <= 0:
-        raise UserError("--max-minutes must be positive")
-    if cfg.mode_seeking < 0:
-        raise UserError(f"--mode-seeking must be 0 (off) or positive (got {cfg.mode_seeking})")
-    if not 0 <= cfg.ema_decay < 1:
-        raise UserError(f"--ema-decay must be in [0, 1) (got {cfg.ema_decay}); 0 turns the EMA off")
-    if cfg.stage not in (1, 2):
-        raise UserError(f"--stage must be 1 or 2 (got {cfg.stage})")
-    if cfg.aux_loss not in ("ac", "d2d-ce"):
-        raise UserError(f"--aux-loss must be ac or d2d-ce (got {cfg.aux_loss!r})")
-    if cfg.precision not in ("fp32", "bf16"):
-        raise UserError(f"--precision must be fp32 or bf16 (got {cfg.precision!r})")
-    if cfg.fit not in FITS:
-        raise UserError(f"--fit must be one of {', '.join(FITS)} (got {cfg.fit!r})")
-    parse_policy(cfg.augment)
-    parse_size(cfg.image_size)
-    _validate_evaluation(cfg)
-    return cfg
-
-
-def _validate_evaluation(cfg: TrainConfig) -> None:
-    """Fail at step 0, not at the first evaluation minutes later."""
-    if cfg.eval_every < 0:
-        raise UserError(f"--eval-every must be 0 (off) or positive (got {cfg.eval_every})")
-    if not cfg.eval_every:
-        return
-    if cfg.eval_samples < 10:
-        raise UserError(f"--eval-samples must be at least 10 (got {cfg.eval_samples})")
-    from t2igan.evaluation.evaluate import training_metrics
-    from t2igan.metrics.context import missing_requirement
-    from t2igan.metrics.registry import METRICS
-
-    if cfg.eval_encoder is not None:
-        from t2igan.text.damsm import load_damsm
-
-        load_damsm(cfg.eval_encoder)  # a one-line error now if it is not an encoder folder
-    names, settings, skip_unavailable = training_metrics(cfg)
-    for name in [] if skip_unavailable else names:
-        why = missing_requirement(METRICS[name].requires, settings, cfg.data == "synthetic", "--eval-encoder")
-        if why:
-            raise UserError(f"--eval-metrics {name}: {why}")

@@ -6,16 +6,16 @@ fixed prompts, and scores the result with the attribute classifier.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from t2igan.config import TrainConfig
 from t2igan.data.formats.captioned_folder import write_captioned_folder
 from t2igan.data.synthetic import SyntheticCaptions
-from t2igan.evaluation.evaluate import evaluate_run
-from t2igan.images import save_png_atomic
+from t2igan.evaluate import evaluate_run
+from t2igan.files import write_json
+from t2igan.images import save_png
+from t2igan.runs import list_checkpoints
 from t2igan.sampling import SAMPLE_PROMPTS, generate_from_run
-from t2igan.training.checkpoint import list_checkpoints
 from t2igan.training.loop import train
 
 # Sized for minutes on a 2-core CPU (README, "Demo settings"): a quarter-width DCGAN (G's steps
@@ -40,9 +40,9 @@ def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
         print(f"continuing the interrupted or earlier demo run in {run}")
     cfg = TrainConfig(**DEMO_CONFIG, max_minutes=max_minutes)
     summary = train(cfg, run, resume=resume)
-    grid = save_png_atomic(generate_from_run(run, SAMPLE_PROMPTS, num=8, seed=0), out / "prompts.png")
+    grid = save_png(generate_from_run(run, SAMPLE_PROMPTS, num=8, seed=0), out / "prompts.png")
     report = evaluate_run(run, ["attributes", "ms-ssim"], num_samples=EVAL_SAMPLES)
-    (out / "eval.json").write_text(json.dumps(report, indent=2))
+    write_json(out / "eval.json", report)
     _print_report(summary, report)
     print(f"\nprompt grid:   {grid}\ntraining grids: {run / 'samples'}\nevaluation:    {out / 'eval.json'}\n"
           f"run folder:    {run}  (try: t2igan generate --run {run} --prompt \"a black cat on the grass at night\")")

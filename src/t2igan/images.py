@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from t2igan.files import atomic_path
+
 
 def to_model(images: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float32 [-1, 1]."""
@@ -72,11 +74,8 @@ def grid_image(images: torch.Tensor, captions: list[str] | None = None, columns:
     return canvas
 
 
-def save_png_atomic(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write a PNG through a temporary file and a rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-    return path
+def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
+    """Write a PNG atomically: a reader never sees half a file."""
+    with atomic_path(path) as temporary:
+        image.save(temporary, format="PNG")
+    return Path(path)

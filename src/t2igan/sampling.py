@@ -12,8 +12,10 @@ from t2igan.config import TrainConfig
 from t2igan.errors import UserError
 from t2igan.images import grid_image, to_uint8
 from t2igan.models import get_model
+from t2igan.models.base import Noise
+from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint
+from t2igan.runtime import resolve_device
 from t2igan.text import embed_texts
-from t2igan.training.checkpoint import apply_weights, latest_checkpoint, load_checkpoint
 
 # Prompts for sample grids during training and for the demo: both subjects, several colours,
 # settings, day and night. Each is true of some procedural image.
@@ -36,40 +38,31 @@ def clean_prompts(prompts: list[str]) -> list[str]:
     return cleaned
 
 
-def load_generator(run: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> tuple[nn.Module, TrainConfig, dict]:
-    """The latest checkpoint's generator in eval mode (its EMA weights unless ema=False), config and
-    metadata; meta["weights"] says which were loaded ("G_ema" or "G")."""
+def load_generator(run: str | Path, device: str | torch.device = "auto",
+                   ema: bool = True) -> tuple[nn.Module, TrainConfig, dict]:
+    """The latest checkpoint's generator in eval mode (the weights that sample, or G's raw weights
+    with ema=False), its config and metadata; meta["weights"] says which were loaded."""
     checkpoint = load_checkpoint(latest_checkpoint(Path(run)), with_state=False)
-    cfg = TrainConfig(**checkpoint.meta["config"])
+    cfg = checkpoint.config
     G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg, len(checkpoint.meta.get("classes", [])))
-    has_ema = any(key.startswith("G_ema.") for key in checkpoint.weights)
-    weights = "G_ema" if ema and has_ema else "G"
+    weights = checkpoint.sampling_network(ema)
     apply_weights(checkpoint, {weights: G})
+    device = resolve_device(device) if isinstance(device, str) else device
     return G.to(device).eval(), cfg, {**checkpoint.meta, "weights": weights}
 
 
-def noise(n: int, dim: int, seed: int, truncation: float | None = None) -> torch.Tensor:
-    """(n, dim) standard normal noise from `seed`; with truncation T, every value lies in [-T, T].
-
-    The truncation trick (Brock et al. 2019; DF-GAN's sampling): values beyond T are redrawn, which
-    trades variety for fidelity as T shrinks.
-    """
-    rng = torch.Generator().manual_seed(seed)
-    if truncation is None:
-        return torch.randn(n, dim, generator=rng)
-    if truncation <= 0:
+def seeded_noise(n: int, dim: int, seed: int, truncation: float | None = None) -> torch.Tensor:
+    """(n, dim) noise on the CPU from its own generator seeded by `seed`: same seed, same noise."""
+    if truncation is not None and not truncation > 0:
         raise UserError(f"--truncation must be positive (got {truncation})")
-    return nn.init.trunc_normal_(torch.empty(n, dim), a=-truncation, b=truncation, generator=rng)
+    return Noise(dim, torch.Generator().manual_seed(seed))(n, truncation)
 
 
 @torch.no_grad()
 def generate(G: nn.Module, text: torch.Tensor, num: int, seed: int, truncation: float | None = None) -> torch.Tensor:
-    """(P, text_dim) sentence vectors -> uint8 (P * num, 3, H, W), prompt-major.
-
-    The noise comes from its own generator seeded by `seed`: same seed, same images.
-    """
+    """(P, text_dim) sentence vectors -> uint8 (P * num, 3, H, W), prompt-major; same seed, same images."""
     device = next(G.parameters()).device
-    z = noise(len(text) * num, G.noise_dim, seed, truncation).to(device)
+    z = seeded_noise(len(text) * num, G.noise_dim, seed, truncation).to(device)
     vectors = text.to(device).repeat_interleave(num, dim=0)
     return to_uint8(G(z, vectors)).cpu()
 
@@ -80,7 +73,7 @@ def prompt_grid(G: nn.Module, prompts: list[str], text: torch.Tensor, num: int, 
     return grid_image(generate(G, text, num, seed, truncation), captions=prompts, columns=num)
 
 
-def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0, device: str = "cpu",
+def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0, device: str = "auto",
                       truncation: float | None = None, ema: bool = True) -> Image.Image:
     prompts = clean_prompts(prompts)
     G, cfg, _ = load_generator(run, device, ema)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from t2igan.data.memory import CaptionedTensors
+from t2igan.data.dataset import CaptionedTensors
 from t2igan.errors import UserError
 
 MANIFEST = "cache.json"

@@ -1,11 +1,14 @@
-"""The shared interface over every format: item i -> (uint8 (3, H, W) image, captions, extras)."""
+"""The shared interface over every format: item i -> (uint8 (3, H, W) image, captions, extras),
+and a whole set held as tensors (CaptionedTensors) for training and evaluation."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import torch
 
 from t2igan.data.decode import FITS, BadImage, decode_image
-from t2igan.data.sources import Source
+from t2igan.data.sources import Skipped, Source
 from t2igan.errors import UserError
 
 
@@ -35,3 +38,13 @@ class CaptionedImages(torch.utils.data.Dataset):
         except BadImage as error:
             raise BadImage(error.reason, entry.name) from None
         return torch.from_numpy(pixels).permute(2, 0, 1), list(entry.captions), dict(entry.extras)
+
+
+@dataclass
+class CaptionedTensors:
+    images: torch.Tensor  # (N, 3, H, W) uint8
+    captions: list[list[str]]  # N lists of captions
+    attributes: list[dict]  # N dicts of extras, empty where the source has none
+    vectors: torch.Tensor | None = None  # every caption's sentence vector, flattened in order (caches)
+    text_encoder: str | None = None  # ... and the encoder that made them
+    skipped: list[Skipped] = field(default_factory=list)

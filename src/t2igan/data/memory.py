@@ -8,27 +8,17 @@ prepared cache is not even read: its images are a memory map the batches index d
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import torch
 from tqdm import tqdm
 
-from t2igan.data.dataset import CaptionedImages
+from t2igan.data.cache import CachedImages, is_cache
+from t2igan.data.dataset import CaptionedImages, CaptionedTensors
 from t2igan.data.decode import BadImage
 from t2igan.data.sources import Skipped, SourceOptions, open_source
 from t2igan.errors import UserError
-
-
-@dataclass
-class CaptionedTensors:
-    images: torch.Tensor  # (N, 3, H, W) uint8
-    captions: list[list[str]]  # N lists of captions
-    attributes: list[dict]  # N dicts of extras, empty where the source has none
-    vectors: torch.Tensor | None = None  # every caption's sentence vector, flattened in order (caches)
-    text_encoder: str | None = None  # ... and the encoder that made them
-    skipped: list[Skipped] = field(default_factory=list)
 
 
 def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: int = 0,
@@ -38,8 +28,6 @@ def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: i
         from t2igan.data.synthetic import SyntheticCaptions
 
         return SyntheticCaptions(split=split, size=size, seed=seed)
-    from t2igan.data.cache import CachedImages, is_cache
-
     if is_cache(Path(spec)):
         return CachedImages(spec, split, size)
     return CaptionedImages(open_source(spec, options), size, fit)
@@ -80,8 +68,6 @@ def usable_items(dataset: torch.utils.data.Dataset, skipped: list[Skipped],
 def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None, progress: bool = True,
                      workers: int | None = None) -> CaptionedTensors:
     """Read the first `limit` usable items (all if None) with a few worker processes."""
-    from t2igan.data.cache import CachedImages
-
     if isinstance(dataset, CachedImages):
         return dataset.tensors(limit)
     count = len(dataset) if limit is None else min(limit, len(dataset))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -25,6 +24,7 @@ from t2igan.data.dataset import CaptionedImages
 from t2igan.data.memory import usable_items
 from t2igan.data.sources import Skipped, Source, count_reasons
 from t2igan.errors import UserError
+from t2igan.files import atomic_path, write_json, write_text
 from t2igan.text import embed_texts
 from t2igan.text.encoder import ENCODERS
 
@@ -78,7 +78,7 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
     source = dataclasses.replace(source, entries=train_entries + [e for e, v in zip(source.entries, held_out) if v])
     dataset = CaptionedImages(source, size, fit)
     skipped, items, seen = list(source.skipped), [], {}
-    with open(out / f"{IMAGES}.tmp", "wb") as images, \
+    with atomic_path(out / IMAGES) as temporary, open(temporary, "wb") as images, \
             tqdm(total=len(dataset), desc=f"preparing {out}", unit="img", disable=not progress) as bar:
         for index, (image, caps, extras) in usable_items(dataset, skipped, workers):
             bar.update(index + 1 - bar.n)
@@ -92,21 +92,19 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
             images.write(image.permute(1, 2, 0).contiguous().numpy().tobytes())  # (H, W, 3)
             split = "train" if index < len(train_entries) else "val"
             items.append({"name": name, "captions": caps, "extras": extras, "split": split})
-    if not items:
-        raise UserError(f"no usable image in {source.root}: {len(skipped)} skipped ({count_reasons(skipped)})")
-    with open(out / ITEMS, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(item) + "\n" for item in items)
-    with open(out / REPORT, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps({"name": s.name, "reason": s.reason}) + "\n" for s in skipped)
+        if not items:
+            raise UserError(f"no usable image in {source.root}: {len(skipped)} skipped ({count_reasons(skipped)})")
+    write_text(out / ITEMS, "".join(json.dumps(item) + "\n" for item in items))
+    write_text(out / REPORT, "".join(json.dumps({"name": s.name, "reason": s.reason}) + "\n" for s in skipped))
     if text_encoder:
         vectors = embed_texts([c for item in items for c in item["captions"]], text_encoder)
-        save_file({"vectors": vectors.contiguous()}, out / vectors_file(text_encoder))
-    os.replace(out / f"{IMAGES}.tmp", out / IMAGES)
+        with atomic_path(out / vectors_file(text_encoder)) as temporary:
+            save_file({"vectors": vectors.contiguous()}, temporary)
     splits = Counter(item["split"] for item in items)
     info = {"version": 1, "source": str(Path(source.root).resolve()), "format": source.format,
             "size": list(size), "fit": fit, "count": len(items), "train": splits["train"], "val": splits["val"],
             "val_fraction": val_fraction, "seed": seed, "dedup": dedup, "text_encoder": text_encoder,
             "skipped": len(skipped), "skipped_by_reason": count_reasons(skipped),
             "seconds": round(time.monotonic() - started, 1)}
-    (out / MANIFEST).write_text(json.dumps(info, indent=2))  # last: its presence marks a complete cache
+    write_json(out / MANIFEST, info)  # last: its presence marks a complete cache
     return info

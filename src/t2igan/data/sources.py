@@ -16,12 +16,13 @@ from __future__ import annotations
 import importlib
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 from t2igan.data.decode import IMAGE_EXTENSIONS
 from t2igan.errors import UserError
+from t2igan.settings import check, setting
 
 # Format name -> its module in t2igan.data.formats, in the order `detect_format` tries them:
 # the most specific layouts first, class folders (any folder of images) last.
@@ -42,13 +43,27 @@ FORMATS = {
 class SourceOptions:
     """How to read a source where its layout leaves a choice (the `--format` family of flags)."""
 
-    format: str = "auto"
-    image_column: str | None = None  # CSV: the column naming each image file
-    caption_column: str | None = None  # CSV: the column holding its caption
-    label_column: str | None = None  # CSV: a class column, kept as the extra "label"
-    caption_template: str | None = None  # class folders, LMDB: e.g. "a photo of a {label}"
-    keep_words: str | None = None  # COCO: comma-separated words; keep images whose captions have one
-    captions_file: str | None = None  # LMDB: a CSV or JSONL of captions keyed by image key
+    format: str = setting("auto", "the dataset's format; auto detects it", group="data",
+                          choices=["auto", *FORMATS])
+    image_column: str | None = setting(None, "CSV manifests: the column naming each image file (default: "
+                                       "file_name, file, image...)", group="data")
+    caption_column: str | None = setting(None, "CSV manifests: the column holding a caption (default: caption, "
+                                         "text, caption_template...)", group="data")
+    label_column: str | None = setting(None, "CSV manifests: the class column, kept as the label (default: "
+                                       "label, class_name, breed...)", group="data")
+    caption_template: str | None = setting(None, "class folders and LMDB: the caption made from each image's "
+                                           "label (default: 'a photo of a {label}')", group="data")
+    keep_words: str | None = setting(None, "COCO: keep only images whose captions have one of these "
+                                     "comma-separated words, e.g. cat,kitten", group="data")
+    captions_file: str | None = setting(None, "LMDB: a CSV or JSONL of captions keyed by image key (default: "
+                                        "--caption-template)", group="data")
+
+    def __post_init__(self) -> None:
+        check(self)
+
+    def source_options(self) -> SourceOptions:
+        """Just these fields (a TrainConfig is a SourceOptions with more)."""
+        return SourceOptions(**{f.name: getattr(self, f.name) for f in fields(SourceOptions)})
 
 
 @dataclass
@@ -182,8 +197,6 @@ def open_source(path: str | Path, options: SourceOptions | None = None) -> Sourc
     path = Path(path)
     if not path.exists():
         raise UserError(f"--data {str(path)!r} does not exist")
-    if options.format != "auto" and options.format not in FORMATS:
-        raise UserError(f"--format {options.format!r} is not one of: auto, {', '.join(FORMATS)}")
     name = detect_format(path) if options.format == "auto" else options.format
     source = _module(name).scan(path, options)
     if not source.entries:

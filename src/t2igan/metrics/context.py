@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from t2igan.errors import UserError
-from t2igan.metrics.extractors import FeatureExtractor, extract, find_inception_weights, load_inception
+from t2igan.metrics.extractors import MODES, FeatureExtractor, extract, find_inception_weights, load_inception
 from t2igan.metrics.reference import reference_features
+from t2igan.settings import at_least, check, setting
 
 if TYPE_CHECKING:  # loaded only when an evaluation needs the encoder
     from t2igan.text.damsm import DAMSM
@@ -22,21 +23,31 @@ if TYPE_CHECKING:  # loaded only when an evaluation needs the encoder
 
 @dataclass
 class EvalSettings:
-    """How to score, beyond which metrics and how many samples (CLI: `t2igan evaluate --help`)."""
+    """How to score, beyond which metrics and how many samples (`t2igan evaluate --help`)."""
 
-    fid_mode: str = "clean"  # clean | dfgan (t2igan.metrics.extractors)
-    inception_weights: str | None = None  # else $T2IGAN_INCEPTION_WEIGHTS, else torch's hub cache
-    reference_stats: str | None = None  # published mu/sigma .npz for FID instead of the real split's
-    encoder: str | None = None  # a DAMSM folder from `t2igan text pretrain`: R-precision, domain FID
-    clip_model: str | None = None  # a local CLIP model folder: CLIP score
-    is_splits: int = 10  # the papers' 10
-    kid_subsets: int = 100  # torch-fidelity's defaults
-    kid_subset_size: int = 1000
-    r_precision_splits: int = 10
-    ms_ssim_captions: int = 100  # MS-SSIM diversity: this many captions x images each
-    ms_ssim_per_caption: int = 10
-    seed: int = 0
-    progress: bool = True
+    fid_mode: str = setting("clean", "clean: TF FID Inception with clean-fid's resize (comparable, modern); dfgan: "
+                            "torchvision's ImageNet Inception as DF-GAN's test code (compare only with tables made "
+                            "that way)", choices=list(MODES))
+    inception_weights: str | None = setting(None, "Inception weights for FID/IS/KID (clean: "
+                                            "weights-inception-2015-12-05-6726825d.pth; dfgan: "
+                                            "inception_v3_google-0cc3c7bd.pth); default: $T2IGAN_INCEPTION_WEIGHTS, "
+                                            "else $TORCH_HOME/hub/checkpoints/; never downloaded")
+    reference_stats: str | None = setting(None, "FID against these published statistics (mu, sigma: pytorch-fid's "
+                                          "layout, as DF-GAN releases them) instead of the real split's")
+    encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain`, for R-precision and domain FID")
+    clip_model: str | None = setting(None, "local CLIP model folder (Hugging Face format) for the CLIP score")
+    is_splits: int = setting(10, "Inception Score splits (the papers' 10)", check=at_least(1))
+    kid_subsets: int = setting(100, "KID subsets (torch-fidelity's 100)", check=at_least(1))
+    kid_subset_size: int = setting(1000, "images per KID subset (torch-fidelity's 1000)", check=at_least(2))
+    r_precision_splits: int = setting(10, "R-precision splits", check=at_least(1))
+    ms_ssim_captions: int = setting(100, "MS-SSIM diversity: captions to draw images from", check=at_least(1))
+    ms_ssim_per_caption: int = setting(10, "MS-SSIM diversity: images per caption (noise vectors)",
+                                       check=at_least(2))
+    seed: int = setting(0, "seed of captions and noise")
+    progress: bool = setting(True, "progress bars on stderr")
+
+    def __post_init__(self) -> None:
+        check(self)
 
 
 def missing_requirement(requirement: str | None, settings: EvalSettings, synthetic: bool,

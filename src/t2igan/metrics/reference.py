@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from t2igan.text.encoder import cache_dir
+from t2igan.files import atomic_path, cache_dir, write_text
 
 def dataset_fingerprint(spec: str) -> str:
     """A hash that changes when the dataset does: the renderer's source for 'synthetic', the
@@ -43,12 +42,6 @@ def record_key(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _save_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 def reference_features(record: dict, compute: Callable[[], np.ndarray], directory: Path | None = None) -> np.ndarray:
     """The (N, D) reference features described by `record`, from the cache or from `compute()`.
 
@@ -66,14 +59,10 @@ def reference_features(record: dict, compute: Callable[[], np.ndarray], director
         except (OSError, ValueError, KeyError):  # damaged: it is only a cache
             pass
     features = np.asarray(compute(), dtype=np.float64)
-    directory.mkdir(parents=True, exist_ok=True)
     # float32 on disk: half the size, and far finer than the features' own run-to-run noise.
-    def write_arrays(temporary: Path) -> None:
-        with open(temporary, "wb") as f:  # a file object, or numpy appends ".npz" to the temporary name
-            # mu and sigma under pytorch-fid's names, so other tools (and --reference-stats) can read the file.
-            np.savez(f, features=features.astype(np.float32), mu=features.mean(axis=0),
-                     sigma=np.cov(features, rowvar=False))
-
-    _save_atomic(arrays, write_arrays)
-    _save_atomic(meta, lambda tmp: tmp.write_text(json.dumps(record, indent=2, sort_keys=True)))
+    with atomic_path(arrays) as temporary, open(temporary, "wb") as f:  # a file object, or numpy adds ".npz"
+        # mu and sigma under pytorch-fid's names, so other tools (and --reference-stats) can read the file.
+        np.savez(f, features=features.astype(np.float32), mu=features.mean(axis=0),
+                 sigma=np.cov(features, rowvar=False))
+    write_text(meta, json.dumps(record, indent=2, sort_keys=True))
     return features.astype(np.float32).astype(np.float64)  # what a later cached read will return

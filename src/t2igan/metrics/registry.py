@@ -107,7 +107,7 @@ def _clip_score(ctx: EvalContext) -> dict:
 
 
 def _attributes(ctx: EvalContext) -> dict:
-    from t2igan.evaluation.attributes import TRUST, attribute_classifier, score
+    from t2igan.metrics.attributes import TRUST, attribute_classifier, score
 
     g = ctx.generated
     net, real = attribute_classifier(ctx.settings.progress)

@@ -1,5 +1,8 @@
 """The model zoo: a registry from method name to its networks, objective and default settings.
 
+Every generator and discriminator follows the contract in t2igan.models.base; every objective the
+one in t2igan.models.objective.
+
 A config field left unset (None) takes the model's default, then the common default below, so
 `t2igan train --model stackgan` trains with StackGAN's widths and learning rates, and the saved
 config.json shows every value that was used.
@@ -71,7 +74,8 @@ def get_model(name: str) -> ModelSpec:
 
 
 def resolve(cfg: TrainConfig) -> TrainConfig:
-    """Fill every unset field: the model's hook, then the model's defaults, then the common ones."""
+    """The config a run trains with: every unset field filled (the model's hook, then the model's
+    defaults, then the common ones), and the image size one the model makes."""
     spec = get_model(cfg.model)
     hooked = spec.config_defaults(cfg) if spec.config_defaults else {}
     defaults = {**COMMON_DEFAULTS, **spec.defaults, **hooked}
@@ -81,4 +85,5 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         cfg = dataclasses.replace(cfg, lr_d=cfg.lr)
     if cfg.label is None and spec.needs_labels:
         cfg = dataclasses.replace(cfg, label="subject+color" if cfg.data == "synthetic" else "label")
+    spec.check_size(cfg.size)
     return cfg

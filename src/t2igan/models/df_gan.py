@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2igan import losses
+from t2igan.models import base
 from t2igan.models.layers import base_grid
-from t2igan.models.objective import Batch, noise, stats
+from t2igan.models.objective import Batch, judge_matching, mismatch, stats
 
 SIZES = ((64, 64), (128, 128), (256, 256), (128, 96), (256, 192), (512, 384))
 GP_WEIGHT, GP_POWER = 2.0, 6.0  # MA-GP's k and p (paper and official code)
@@ -86,7 +87,7 @@ class DownBlock(nn.Module):
         return F.avg_pool2d(self.shortcut(x), 2) + self.gamma * self.residual(x)
 
 
-class Generator(nn.Module):
+class Generator(base.Generator):
     """(B, nz) noise + (B, text_dim) sentence -> (B, 3, H, W) in [-1, 1]."""
 
     def __init__(self, text_dim: int, size: tuple[int, int], nz: int = 100, ngf: int = 32) -> None:
@@ -107,12 +108,11 @@ class Generator(nn.Module):
         return self.to_rgb(x)
 
 
-class Discriminator(nn.Module):
+class Discriminator(base.Discriminator):
     """Image -> (B, 8ndf, h0, w0) features; [features, tiled sentence] -> conv head -> logit."""
 
     def __init__(self, text_dim: int, size: tuple[int, int], ndf: int = 32) -> None:
         super().__init__()
-        self.augment: nn.Module = nn.Identity()  # DiffAugment of every image D sees (trainer's --augment)
         w0, h0, steps = base_grid(size)
         chans = channels(ndf, steps)  # 64 px: [1, 2, 4, 8, 8] * ndf
         self.from_rgb = nn.Conv2d(3, chans[0], 3, 1, 1)
@@ -121,15 +121,15 @@ class Discriminator(nn.Module):
             nn.Conv2d(chans[-1] + text_dim, ndf * 2, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf * 2, 1, (h0, w0), 1, 0, bias=False))  # (B, 1, 1, 1)
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        return self.blocks(self.from_rgb(self.augment(image)))
-
     def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         tiled = text[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, text_dim, h0, w0)
         return self.head(torch.cat([features, tiled], dim=1)).flatten()  # (B,)
 
-    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        return self.judge(self.features(image), text)
+    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> base.Judgement:
+        features = self.blocks(self.from_rgb(images))  # (B, 8ndf, h0, w0)
+        return base.Judgement(self.judge(features, text),
+                              None if mismatched is None else self.judge(features, mismatched))
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -139,22 +139,19 @@ def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Modul
 class Objective:
     """Hinge loss with the matching-aware D, plus MA-GP on (real image, its own text)."""
 
-    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        real = batch.real.detach().requires_grad_(True)
+    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
+        real_images = batch.real.detach().requires_grad_(True)
         text = batch.text.detach().requires_grad_(True)  # MA-GP differentiates w.r.t. the text too
         with torch.no_grad():
-            fake = G(noise(G, len(text), rng), batch.text)
-        real_features = D.features(real)
-        real_right = D.judge(real_features, text)
-        real_wrong = D.judge(real_features, batch.text.roll(1, 0))
-        fake_right = D(fake, batch.text)
-        penalty = losses.matching_aware_gradient_penalty(real_right, real, text, GP_WEIGHT, GP_POWER)
-        loss = losses.hinge_d_loss(real_right, real_wrong, fake_right) + penalty
-        return loss, stats(d_real=real_right, d_wrong=real_wrong, d_fake=fake_right, ma_gp=penalty)
+            fake = G(noise(len(text)), batch.text)
+        real, fake = judge_matching(D, real_images, fake, text, mismatched=mismatch(batch.text))
+        penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text, GP_WEIGHT, GP_POWER)
+        loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits) + penalty
+        return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits, ma_gp=penalty)
 
-    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        fake_right = D(G(noise(G, len(batch.text), rng), batch.text), batch.text)
-        loss = losses.hinge_g_loss(fake_right)
-        return loss, stats(g_fake=fake_right)
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
+        fake = D(G(noise(len(batch.text)), batch.text), batch.text)
+        loss = losses.hinge_g_loss(fake.logits)
+        return loss, stats(g_fake=fake.logits)

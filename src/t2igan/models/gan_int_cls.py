@@ -11,13 +11,14 @@ import torch
 from torch import nn
 
 from t2igan import losses
-from t2igan.models.objective import Batch, noise, stats
+from t2igan.models import base
 from t2igan.models.layers import dcgan_init, doublings, text_projection
+from t2igan.models.objective import Batch, judge_matching, mismatch, stats
 
 SIZES = ((32, 32), (64, 64), (128, 128))  # the paper's is 64x64; the DCGAN tower scales by doubling
 
 
-class Generator(nn.Module):
+class Generator(base.Generator):
     """(B, nz) noise + (B, text_dim) sentence vector -> (B, 3, S, S) image in [-1, 1]."""
 
     def __init__(self, text_dim: int, image_size: int = 64, nz: int = 100, ngf: int = 64, text_code: int = 128) -> None:
@@ -41,21 +42,20 @@ class Generator(nn.Module):
         return self.net(x)
 
 
-class Discriminator(nn.Module):
-    """Image -> 4x4 features (`features`), then [features, tiled text code] -> logit (`judge`).
+class Discriminator(base.Discriminator):
+    """Image -> 4x4 features, then [features, tiled text code] -> logit, for each text asked about.
 
     One deliberate change from the paper: no batch norm in D. D judges all-real, all-mismatched
     and all-fake batches in separate passes, and with batch statistics it learned to tell those
     batches apart by their statistics: in 400 CPU steps G then stayed at noise, while the same
     D without batch norm led G to structured images (README, "Why D has no batch norm").
 
-    Split in two because the matching-aware loss judges one real image against two texts:
-    the image tower, the expensive part, then runs once per image.
+    The image tower, the expensive part, runs once per image however many texts it is judged with
+    (the matching-aware loss asks about two).
     """
 
     def __init__(self, text_dim: int, image_size: int = 64, ndf: int = 64, text_code: int = 128) -> None:
         super().__init__()
-        self.augment: nn.Module = nn.Identity()  # DiffAugment of every image D sees (trainer's --augment)
         downs = doublings(image_size)
         channels = [ndf * 2**i for i in range(downs)]  # 64 px: [1, 2, 4, 8] * ndf
         layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
@@ -68,15 +68,15 @@ class Discriminator(nn.Module):
             nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
         dcgan_init(self)
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        return self.image_tower(self.augment(image))
-
     def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         code = self.project_text(text)[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, tc, 4, 4)
         return self.head(torch.cat([features, code], dim=1)).flatten()  # (B,) logits
 
-    def forward(self, image: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        return self.judge(self.features(image), text)
+    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> base.Judgement:
+        features = self.image_tower(images)  # (B, 8ndf, 4, 4) at 64 px
+        return base.Judgement(self.judge(features, text),
+                              None if mismatched is None else self.judge(features, mismatched))
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -96,25 +96,23 @@ class Objective:
     def __init__(self, interpolation: float = 0.5) -> None:
         self.beta = interpolation
 
-    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
         text = batch.text
         with torch.no_grad():
-            fake = G(noise(G, len(text), rng), text)
-        real_features = D.features(batch.real)
-        real_right, real_wrong = D.judge(real_features, text), D.judge(real_features, text.roll(1, 0))
-        fake_right = D(fake, text)
-        loss = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
-        return loss, stats(d_real=real_right, d_wrong=real_wrong, d_fake=fake_right)
+            fake = G(noise(len(text)), text)
+        real, fake = judge_matching(D, batch.real, fake, text)
+        loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
+        return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
-    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
         text = batch.text
-        mixed = self.beta * text + (1 - self.beta) * text.roll(1, 0)  # (B, text_dim)
+        mixed = self.beta * text + (1 - self.beta) * mismatch(text)  # (B, text_dim)
         # Plain and interpolated texts in separate passes, not one concatenated batch: G uses
         # batch norm, and a batch that mixes the two has statistics D never saw in its own phase,
         # which G learns to exploit instead of drawing (measured: D's logit on the same fakes
         # went from -9 alone to +0.4 inside a mixed batch).
-        plain = losses.non_saturating_g_loss(D(G(noise(G, len(text), rng), text), text))
-        interpolated = losses.non_saturating_g_loss(D(G(noise(G, len(text), rng), mixed), mixed))
+        plain = losses.non_saturating_g_loss(D(G(noise(len(text)), text), text).logits)
+        interpolated = losses.non_saturating_g_loss(D(G(noise(len(text)), mixed), mixed).logits)
         return plain + interpolated, stats(g_plain=plain, g_interpolated=interpolated)

@@ -12,20 +12,22 @@ mean over elements; D uses batch norm; stage II's D also has an unconditional lo
 
 One change of interface, not of method: the CA's standard-normal epsilon is drawn as part of
 G's noise (`noise_dim = nz + code`) instead of inside G, so a seed fixes an image exactly.
+`G(z, text, with_condition=True)` also returns CA's mu and logvar, which the objective needs.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
-import json
-from pathlib import Path
-
 from t2igan import losses
 from t2igan.errors import UserError
+from t2igan.models import base
 from t2igan.models.layers import dcgan_init
-from t2igan.models.objective import Batch, noise, stats
+from t2igan.models.objective import Batch, judge_matching, stats
+from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint, read_config
 
 SIZES = ((64, 64), (256, 256))  # stage I, stage II
 KL_WEIGHT = 2.0
@@ -54,12 +56,8 @@ class ConditioningAugmentation(nn.Module):
         self.code = code
         self.fc = nn.Sequential(nn.Linear(text_dim, 2 * code), nn.ReLU(True))
 
-    def encode(self, text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.fc(text).chunk(2, dim=1)
-        return mu, logvar
-
     def forward(self, text: torch.Tensor, epsilon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(text)
+        mu, logvar = self.fc(text).chunk(2, dim=1)
         return mu + epsilon * (0.5 * logvar).exp(), mu, logvar
 
 
@@ -73,7 +71,7 @@ class ResBlock(nn.Module):
         return torch.relu(self.block(x) + x)
 
 
-class Stage1Generator(nn.Module):
+class Stage1Generator(base.Generator):
     """[noise, CA code] -> 64 px. `ngf` is the paper's GF_DIM (128): 8ngf at 4x4 down to ngf/2 at 64."""
 
     def __init__(self, text_dim: int, nz: int = 100, ngf: int = 128, code: int = 128) -> None:
@@ -87,14 +85,16 @@ class Stage1Generator(nn.Module):
         self.to_rgb = nn.Sequential(conv3x3(c // 16, 3), nn.Tanh())
         dcgan_init(self)
 
-    def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, text: torch.Tensor,
+                with_condition: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z_image, epsilon = z.split([self.nz, self.ca.code], dim=1)
-        code, _, _ = self.ca(text, epsilon)
+        code, mu, logvar = self.ca(text, epsilon)
         x = self.project(torch.cat([z_image, code], dim=1)).view(len(z), -1, 4, 4)  # (B, 8ngf, 4, 4)
-        return self.to_rgb(self.up(x))
+        image = self.to_rgb(self.up(x))
+        return (image, mu, logvar) if with_condition else image
 
 
-class Stage2Generator(nn.Module):
+class Stage2Generator(base.Generator):
     """Stage-I image (frozen stage I) + its own CA code -> 256 px."""
 
     def __init__(self, stage1: Stage1Generator, text_dim: int, ngf: int = 128, code: int = 128) -> None:
@@ -119,22 +119,23 @@ class Stage2Generator(nn.Module):
         self.stage1.eval()  # frozen: its batch norm keeps its trained statistics
         return self
 
-    def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, text: torch.Tensor,
+                with_condition: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z1, epsilon = z.split([self.stage1.noise_dim, self.ca.code], dim=1)
         with torch.no_grad():
             low = self.stage1(z1, text)  # (B, 3, 64, 64)
-        code, _, _ = self.ca(text, epsilon)
+        code, mu, logvar = self.ca(text, epsilon)
         x = self.encode(low)
         x = torch.cat([x, code[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
-        return self.to_rgb(self.up(self.refine(self.join(x))))
+        image = self.to_rgb(self.up(self.refine(self.join(x))))
+        return (image, mu, logvar) if with_condition else image
 
 
-class Discriminator(nn.Module):
+class Discriminator(base.Discriminator):
     """Image -> (B, 8ndf, 4, 4); [features, tiled code] -> conditional logit; stage II adds an unconditional one."""
 
     def __init__(self, side: int, ndf: int = 64, code: int = 128) -> None:
         super().__init__()
-        self.augment: nn.Module = nn.Identity()  # DiffAugment of every image D sees (trainer's --augment)
         layers = down_block(3, ndf, norm=False) + down_block(ndf, ndf * 2) + down_block(ndf * 2, ndf * 4) + \
             down_block(ndf * 4, ndf * 8)  # 64 -> 4 px
         if side == 256:  # 256 -> 4 px, then back to 8ndf channels
@@ -147,15 +148,17 @@ class Discriminator(nn.Module):
         self.unconditional = nn.Conv2d(ndf * 8, 1, 4, 4) if side == 256 else None
         dcgan_init(self)
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        return self.image_tower(self.augment(image))
-
     def judge(self, features: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         tiled = code[:, :, None, None].expand(-1, -1, *features.shape[2:])
         return self.conditional(torch.cat([features, tiled], dim=1)).flatten()  # (B,)
 
-    def judge_unconditional(self, features: torch.Tensor) -> torch.Tensor | None:
-        return None if self.unconditional is None else self.unconditional(features).flatten()
+    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> base.Judgement:
+        """`text` is the condition code (G's mu), as in the official code, not the sentence vector."""
+        features = self.image_tower(images)  # (B, 8ndf, 4, 4)
+        return base.Judgement(self.judge(features, text),
+                              None if mismatched is None else self.judge(features, mismatched),
+                              None if self.unconditional is None else self.unconditional(features).flatten())
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -174,14 +177,10 @@ def stage_defaults(cfg) -> dict:
         return {"image_size": "64"}
     if not cfg.stage1_run:
         raise UserError("stackgan --stage 2 needs --stage1-run RUN, a stackgan run trained with --stage 1")
-    path = Path(cfg.stage1_run) / "config.json"
-    try:
-        first = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise UserError(f"--stage1-run {cfg.stage1_run}: cannot read {path} (not a t2igan run folder)") from None
-    if first.get("model") != "stackgan" or first.get("stage") != 1:
+    first = read_config(cfg.stage1_run)
+    if first.model != "stackgan" or first.stage != 1:
         raise UserError(f"--stage1-run {cfg.stage1_run} is not a stackgan --stage 1 run")
-    shared = {name: first[name] for name in SHARED_WITH_STAGE1}
+    shared = {name: getattr(first, name) for name in SHARED_WITH_STAGE1}
     for name, value in shared.items():
         if getattr(cfg, name) is not None and getattr(cfg, name) != value:
             raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)} differs from the stage-I run's {value}; "
@@ -190,42 +189,34 @@ def stage_defaults(cfg) -> dict:
 
 
 def load_stage1(G: nn.Module, cfg) -> None:
-    """Start stage II from the stage-I run's latest generator (its EMA weights when it has them)."""
-    from t2igan.training.checkpoint import apply_weights, latest_checkpoint, load_checkpoint
-
+    """Start stage II from the stage-I run's latest generator (the one that samples)."""
     if cfg.stage != 2:
         return
     checkpoint = load_checkpoint(latest_checkpoint(Path(cfg.stage1_run)), with_state=False)
-    name = "G_ema" if any(key.startswith("G_ema.") for key in checkpoint.weights) else "G"
-    apply_weights(checkpoint, {name: G.stage1})
+    apply_weights(checkpoint, {checkpoint.sampling_network(): G.stage1})
 
 
 class Objective:
     """BCE GAN loss with the matching-aware D conditioned on G's mu; G adds KL_WEIGHT * KL."""
 
-    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
         with torch.no_grad():
-            fake = G(noise(G, len(batch.text), rng), batch.text)
-            mu, _ = G.ca.encode(batch.text)
-        real_features, fake_features = D.features(batch.real), D.features(fake)
-        real_right, real_wrong = D.judge(real_features, mu), D.judge(real_features, mu.roll(1, 0))
-        fake_right = D.judge(fake_features, mu)
-        real_any, fake_any = D.judge_unconditional(real_features), D.judge_unconditional(fake_features)
-        if real_any is None:  # stage I
-            loss = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
+            fake, mu, _ = G(noise(len(batch.text)), batch.text, with_condition=True)
+        real, fake = judge_matching(D, batch.real, fake, mu)
+        if real.unconditional is None:  # stage I
+            loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
         else:  # stage II adds the unconditional logit
-            loss = losses.matching_aware_d_loss_with_unconditional(real_right, real_any, real_wrong, fake_right, fake_any)
-        return loss, stats(d_real=real_right, d_wrong=real_wrong, d_fake=fake_right)
+            loss = losses.matching_aware_d_loss_with_unconditional(real.logits, real.unconditional, real.mismatched,
+                                                                   fake.logits, fake.unconditional)
+        return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
-    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        fake = G(noise(G, len(batch.text), rng), batch.text)
-        mu, logvar = G.ca.encode(batch.text)
-        fake_features = D.features(fake)
-        adversarial = losses.non_saturating_g_loss(D.judge(fake_features, mu.detach()))
-        fake_any = D.judge_unconditional(fake_features)
-        if fake_any is not None:
-            adversarial = adversarial + losses.non_saturating_g_loss(fake_any)
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
+        fake, mu, logvar = G(noise(len(batch.text)), batch.text, with_condition=True)
+        judged = D(fake, mu.detach())
+        adversarial = losses.non_saturating_g_loss(judged.logits)
+        if judged.unconditional is not None:
+            adversarial = adversarial + losses.non_saturating_g_loss(judged.unconditional)
         kl = losses.kl_to_standard_normal(mu, logvar)
         return adversarial + KL_WEIGHT * kl, stats(g_adversarial=adversarial, kl=kl)

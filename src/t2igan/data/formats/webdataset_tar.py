@@ -13,12 +13,12 @@ pack`), keeping the original encoded bytes; its .json holds {"captions", "extras
 from __future__ import annotations
 
 import io
+import itertools
 import json
-import os
 import re
 import tarfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from PIL import Image
 from tqdm import tqdm
@@ -26,6 +26,7 @@ from tqdm import tqdm
 from t2igan.data.decode import IMAGE_EXTENSIONS, BadImage, decode_image
 from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions
 from t2igan.errors import UserError
+from t2igan.files import atomic_path
 
 CAPTION_EXTS = ("txt", "caption")
 # Pillow's format name -> the extension a shard member gets (MPO: multi-picture JPEGs from cameras).
@@ -145,41 +146,35 @@ def _check(data: bytes) -> str:
     return PIL_EXTS[kind]
 
 
+def _usable(source: Source, skipped: list[Skipped], progress: bool) -> Iterator[tuple[Entry, bytes, str]]:
+    """(entry, encoded bytes, extension) of every entry that reads and decodes; the others are skipped."""
+    for entry in tqdm(source.entries, desc="packing", unit="img", disable=not progress):
+        try:
+            data = source.read(entry.ref)
+            yield entry, data, _check(data)
+        except OSError as error:
+            skipped.append(Skipped(entry.name, f"unreadable file ({error.strerror or error})"))
+        except BadImage as error:
+            skipped.append(Skipped(entry.name, error.reason))
+
+
 def pack(source: Source, out: Path, shard_size: int = 1000, progress: bool = True) -> dict:
     """Write source's usable entries as out/shard-NNNNNN.tar; returns shards, images and the skipped."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     skipped: list[Skipped] = []
-    written, shards, tar, tmp = 0, 0, None, out / ".shard.tar.tmp"
-
-    def close() -> None:
-        nonlocal tar, shards
-        tar.close()
+    usable = _usable(source, skipped, progress)
+    written, shards = 0, 0
+    for first in usable:  # once per shard: the shard's loop takes the rest of its entries
         # a shard appears under its real name only when complete: a crash never leaves half a shard
-        os.replace(tmp, out / f"shard-{shards:06d}.tar")
-        tar, shards = None, shards + 1
-
-    for entry in tqdm(source.entries, desc=f"packing {out}", unit="img", disable=not progress):
-        try:
-            data = source.read(entry.ref)
-            ext = _check(data)
-        except OSError as error:
-            skipped.append(Skipped(entry.name, f"unreadable file ({error.strerror or error})"))
-            continue
-        except BadImage as error:
-            skipped.append(Skipped(entry.name, error.reason))
-            continue
-        if tar is None:
-            tar = tarfile.open(tmp, "w")
-        key = f"{written:08d}"
-        record = {"captions": entry.captions, "extras": entry.extras, "name": entry.name}
-        _add(tar, f"{key}.{ext}", data)
-        _add(tar, f"{key}.json", json.dumps(record, default=str).encode("utf-8"))
-        written += 1
-        if written % shard_size == 0:
-            close()
-    if tar is not None:
-        close()
+        with atomic_path(out / f"shard-{shards:06d}.tar") as temporary, tarfile.open(temporary, "w") as tar:
+            for entry, data, ext in itertools.chain([first], itertools.islice(usable, shard_size - 1)):
+                key = f"{written:08d}"
+                record = {"captions": entry.captions, "extras": entry.extras, "name": entry.name}
+                _add(tar, f"{key}.{ext}", data)
+                _add(tar, f"{key}.json", json.dumps(record, default=str).encode("utf-8"))
+                written += 1
+        shards += 1
     # shards left by an earlier, larger pack into the same folder would be read back as samples
     for stale in out.glob("shard-*.tar"):
         if SHARD_NAME.fullmatch(stale.name) and int(stale.name[6:12]) >= shards:

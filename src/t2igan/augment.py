@@ -6,6 +6,8 @@ that gradients pass through, so D cannot memorise and G still learns the un-augm
 The policies and ranges are the paper's: color (brightness +-0.5, saturation x[0, 2], contrast
 x[0.5, 1.5]), translation (up to 1/8 of the side, zero padded) and cutout (a square of half the
 side). Images are in [-1, 1], as in the paper's code.
+
+The trainer applies it (`seen_through`): the discriminators themselves know nothing of it.
 """
 
 from __future__ import annotations
@@ -83,3 +85,23 @@ class DiffAugment(nn.Module):
         for operation in self.operations:
             x = operation(x, self.rng)
         return x.contiguous(memory_format=torch.channels_last)
+
+
+class SeenThrough(nn.Module):
+    """A discriminator as the objectives see it: every image it judges is augmented first.
+
+    D(image, *rest) -> D(augment(image), *rest). Real and generated images pass the same way, so D
+    never sees an un-augmented image, and G's gradient flows back through the augmentation.
+    """
+
+    def __init__(self, D: nn.Module, augment: DiffAugment) -> None:
+        super().__init__()
+        self.D, self.augment = D, augment
+
+    def forward(self, image: torch.Tensor, *args: object, **kwargs: object) -> object:
+        return self.D(self.augment(image), *args, **kwargs)
+
+
+def seen_through(D: nn.Module, policy: str, rng: torch.Generator) -> nn.Module:
+    """D itself when the policy is none, else D behind DiffAugment with that policy."""
+    return SeenThrough(D, DiffAugment(policy, rng)) if parse_policy(policy) else D

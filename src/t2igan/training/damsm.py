@@ -1,8 +1,13 @@
-"""Train a DAMSM encoder pair on the user's data (AttnGAN's pretrain_DAMSM.py, small and from scratch).
+"""`t2igan text pretrain`: train a DAMSM encoder pair on the user's data (AttnGAN's pretrain_DAMSM.py,
+small and from scratch), for R-precision and a domain FID (t2igan.text.damsm holds the networks).
 
 Each step draws a batch of training images with one random caption each, and minimises DAMSM's word
 loss plus sentence loss: every caption must pick out its image among the batch, and every image its
 caption, both from single words attending to regions and from the whole sentence.
+
+    ENC/config.json        the settings it was trained with (PretrainConfig)
+    ENC/damsm.safetensors  both encoders' weights
+    ENC/damsm.json         vocabulary, architecture, recipe, results: written last
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import time
 from collections import deque
 from pathlib import Path
@@ -20,13 +24,16 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from t2igan.data.sources import SourceOptions
+from t2igan.config import PretrainConfig
+from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.errors import UserError
-from t2igan.metrics.r_precision import r_precision
+from t2igan.files import write_bytes, write_json
 from t2igan.images import to_model
+from t2igan.interrupts import Interrupted, stop_requests
+from t2igan.metrics.r_precision import r_precision
+from t2igan.runtime import seed_process
 from t2igan.text.damsm import (ARCHITECTURE, DAMSM, META, WEIGHTS, Vocabulary, build_encoders,
                                sentence_loss, weights_bytes, word_loss)
-from t2igan.training.loop import Interrupted, stop_requests
 
 VAL_FRACTION = 0.05
 RNN_GRAD_CLIP = 0.25  # AttnGAN clips the LSTM's gradient norm: its loss spikes early otherwise
@@ -37,8 +44,7 @@ class EncoderInterrupted(Interrupted):
     """Pretraining stopped by SIGINT or SIGTERM after saving the encoder trained so far."""
 
     def __init__(self, signum: int, step: int, out: Path) -> None:
-        super().__init__(signum, step)
-        self.args = (f"interrupted at step {step}; the encoder trained so far is saved in {out}",)
+        super().__init__(signum, step, f"the encoder trained so far is saved in {out}")
 
 
 class DAMSMTrainer:
@@ -53,7 +59,7 @@ class DAMSMTrainer:
         self.tokens, self.lengths = self.vocab.encode(flat)  # (M, T), (M,): every caption, flattened in order
         counts = torch.tensor([len(caps) for caps in captions])
         self.count, self.first = counts, torch.cumsum(counts, 0) - counts  # image i: captions first[i] + [0, count[i])
-        torch.manual_seed(seed)  # same seed, same initial weights and dropout masks
+        seed_process(seed)  # same seed, same initial weights and dropout masks
         self.text, self.image = build_encoders(len(self.vocab), self.image_size, ARCHITECTURE)
         self.image = self.image.to(memory_format=torch.channels_last)  # faster convolutions on CPUs
         self.optimizer = torch.optim.Adam([*self.text.parameters(), *self.image.parameters()], lr=lr,
@@ -111,10 +117,8 @@ class DAMSMTrainer:
         meta = {**meta, "vocab": self.vocab.words[2:], "architecture": ARCHITECTURE,
                 "image_size": list(self.image_size), "steps": self.step, "epochs": self.epoch,
                 "weights_sha256": hashlib.sha256(data).hexdigest()}
-        for name, payload in ((WEIGHTS, data), (META, json.dumps(meta, indent=2).encode())):
-            tmp = out / f".{name}.tmp"
-            tmp.write_bytes(payload)
-            os.replace(tmp, out / name)
+        write_bytes(out / WEIGHTS, data)
+        write_bytes(out / META, json.dumps(meta, indent=2).encode())
         return out
 
 
@@ -130,42 +134,29 @@ def validation_top1(model: DAMSM, images: torch.Tensor, captions: list[list[str]
     return result["mean"], candidates
 
 
-def pretrain_damsm(data: str, out: str | Path, *, options: SourceOptions | None = None,
-                   image_size: tuple[int, int] = (64, 64), fit: str = "crop", epochs: int = 20, batch_size: int = 48,
-                   lr: float = 2e-3, max_minutes: float | None = None, seed: int = 0, progress: bool = True,
-                   label: str | None = None, num_images: int | None = 10_000) -> dict:
-    """Train a DAMSM pair on `data` ('synthetic', a prepared cache or a dataset folder) into the folder `out`.
+def pretrain_damsm(cfg: PretrainConfig, out: str | Path, progress: bool = True) -> dict:
+    """Train a DAMSM pair on cfg.data ('synthetic', a prepared cache or a dataset folder) into the folder `out`.
 
-    Stops after `epochs` passes or `max_minutes`, whichever is first; SIGINT/SIGTERM saves, then raises
-    EncoderInterrupted. `label` names attributes (e.g. 'subject+color') whose equal values are not
-    negatives; `num_images` caps the images read (the synthetic data would render 100,000).
+    Stops after cfg.epochs passes or cfg.max_minutes, whichever is first; SIGINT/SIGTERM saves, then
+    raises EncoderInterrupted. cfg.label names attributes (e.g. 'subject+color') whose equal values
+    are not negatives; cfg.num_images caps the images read (the synthetic data would render 100,000).
     """
-    from t2igan.data.memory import class_labels, load_into_memory, open_dataset
-
-    problems = [epochs < 1 and f"--epochs must be at least 1 (got {epochs})",
-                batch_size < 2 and f"--batch-size must be at least 2: the others are the negatives (got {batch_size})",
-                lr <= 0 and f"--lr must be positive (got {lr})",
-                max_minutes is not None and max_minutes <= 0 and f"--max-minutes must be positive (got {max_minutes})",
-                num_images is not None and num_images < 1 and f"--num-images must be at least 1 (got {num_images})"]
-    if any(problems):
-        raise UserError(next(problem for problem in problems if problem))
-    options, out = options or SourceOptions(), Path(out)
-    dataset = open_dataset(data, image_size, "train", seed, options, fit)
-    tensors = load_into_memory(dataset, num_images, progress=progress)
+    out = Path(out)
+    dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
+    tensors = load_into_memory(dataset, cfg.num_images, progress=progress)
     n = len(tensors.images)
     n_val = max(2, round(n * VAL_FRACTION)) if n >= 20 else 0  # tiny sets: every image trains
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed))
     val, train = perm[:n_val], perm[n_val:]
-    if len(train) < batch_size:
-        raise UserError(f"--batch-size {batch_size} is more than the {len(train)} training images; lower it")
-    labels = class_labels(tensors.attributes, label)[1][train] if label else None
-    trainer = DAMSMTrainer(tensors.images[train], [tensors.captions[i] for i in train], image_size,
-                           batch_size=batch_size, lr=lr, seed=seed, labels=labels)
-    meta = {"data": {"data": data, "options": dataclasses.asdict(options), "fit": fit, "images": n,
-                     "train_images": len(train), "val_images": n_val, "label": label, "num_images": num_images},
-            "recipe": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "betas": [0.5, 0.999],
-                       "lr_decay_per_epoch": LR_DECAY, "rnn_grad_clip": RNN_GRAD_CLIP, "gammas": [4.0, 5.0, 10.0],
-                       "max_minutes": max_minutes, "seed": seed, "val_fraction": VAL_FRACTION}}
+    if len(train) < cfg.batch_size:
+        raise UserError(f"--batch-size {cfg.batch_size} is more than the {len(train)} training images; lower it")
+    labels = class_labels(tensors.attributes, cfg.label)[1][train] if cfg.label else None
+    trainer = DAMSMTrainer(tensors.images[train], [tensors.captions[i] for i in train], cfg.size,
+                           batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, labels=labels)
+    write_json(out / "config.json", dataclasses.asdict(cfg))
+    meta = {"data": {"images": n, "train_images": len(train), "val_images": n_val},
+            "recipe": {"betas": [0.5, 0.999], "lr_decay_per_epoch": LR_DECAY, "rnn_grad_clip": RNN_GRAD_CLIP,
+                       "gammas": [4.0, 5.0, 10.0], "val_fraction": VAL_FRACTION}}
     recent: deque[dict] = deque(maxlen=50)  # the final losses are averaged over the last 50 steps
 
     def losses() -> dict[str, float]:
@@ -174,15 +165,15 @@ def pretrain_damsm(data: str, out: str | Path, *, options: SourceOptions | None 
         mean = {key: sum(r[key] for r in recent) / len(recent) for key in recent[0]}
         return {**{k: round(v, 4) for k, v in mean.items()}, "loss": round(sum(mean.values()), 4)}
 
-    total = epochs * trainer.steps_per_epoch
+    total = cfg.epochs * trainer.steps_per_epoch
     start = time.monotonic()
-    deadline = start + max_minutes * 60 if max_minutes else math.inf
+    deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     bar = tqdm(total=total, desc="pretraining DAMSM", unit="step", disable=not progress)
     try:
         with stop_requests() as stop, bar:
             while trainer.step < total and time.monotonic() < deadline and not stop:
                 recent.append(trainer.train_step())
-                rate = trainer.step * batch_size / max(time.monotonic() - start, 1e-9)
+                rate = trainer.step * cfg.batch_size / max(time.monotonic() - start, 1e-9)
                 bar.update(1)
                 bar.set_postfix(w=f"{recent[-1]['loss_word']:.3f}", s=f"{recent[-1]['loss_sentence']:.3f}",
                                 img_s=f"{rate:.0f}")
@@ -193,9 +184,10 @@ def pretrain_damsm(data: str, out: str | Path, *, options: SourceOptions | None 
     if stop:
         trainer.save(out, {**meta, **losses(), "interrupted": True})
         raise EncoderInterrupted(stop[0], trainer.step, out)
-    top1, candidates = validation_top1(trainer.frozen(), tensors.images[val], [tensors.captions[i] for i in val], seed)
+    top1, candidates = validation_top1(trainer.frozen(), tensors.images[val], [tensors.captions[i] for i in val],
+                                       cfg.seed)
     result = {"val_top1": None if math.isnan(top1) else round(top1, 4), "val_candidates": candidates}
     trainer.save(out, {**meta, **losses(), **result, "seconds": round(seconds, 1)})
     return {"steps": trainer.step, "epochs": round(trainer.step / trainer.steps_per_epoch, 2),
-            "seconds": round(seconds, 1), "images_per_s": round(trainer.step * batch_size / max(seconds, 1e-9), 1),
+            "seconds": round(seconds, 1), "images_per_s": round(trainer.step * cfg.batch_size / max(seconds, 1e-9), 1),
             **losses(), **result, "vocab_size": len(trainer.vocab), "out": str(out)}

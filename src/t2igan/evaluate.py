@@ -9,7 +9,6 @@ through their test captions.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from t2igan.config import TrainConfig
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
+from t2igan.files import write_json, write_text
 from t2igan.metrics.context import EvalContext, EvalSettings, Generated, RealSet, missing_requirement
 from t2igan.metrics.fid import load_gaussian
 from t2igan.metrics.reference import dataset_fingerprint
@@ -42,14 +42,6 @@ def parse_metrics(text: str | None) -> list[str] | None:
     if unknown or not names:
         raise UserError(f"--metrics: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(METRICS)}")
     return names
-
-
-def training_metrics(cfg: TrainConfig) -> tuple[list[str], EvalSettings, bool]:
-    """What --eval-every scores: metric names, settings, and whether one that cannot run is skipped
-    (the default "cheap" list) rather than an error (a list the user named)."""
-    cheap = cfg.eval_metrics == "cheap"
-    names = [n for n, m in METRICS.items() if m.cheap] if cheap else parse_metrics(cfg.eval_metrics) or list(METRICS)
-    return names, EvalSettings(encoder=cfg.eval_encoder, seed=cfg.seed, progress=False), cheap
 
 
 def _real_split(data: str, cfg: TrainConfig, num_samples: int) -> tuple[torch.utils.data.Dataset, str]:
@@ -148,13 +140,13 @@ def markdown_table(report: dict) -> str:
 
 def evaluate_run(run: str | Path, metrics: list[str] | None = None, num_samples: int = PAPER_SAMPLES,
                  settings: EvalSettings | None = None, data: str | None = None, truncation: float | None = None,
-                 ema: bool = True, device: str = "cpu") -> dict:
+                 ema: bool = True, device: str = "auto") -> dict:
     """Score a run's latest checkpoint; writes RUN/eval.json and RUN/eval.md and returns the report."""
     settings = settings or EvalSettings()
     G, cfg, meta = load_generator(run, device, ema)
     scored = score_generator(G, cfg, metrics, num_samples, settings, data, truncation)
     report = {"run": str(run), "step": meta["step"], "model": cfg.model, "weights": meta["weights"],
               "seed": settings.seed, "truncation": truncation, **scored}
-    (Path(run) / "eval.json").write_text(json.dumps(report, indent=2))
-    (Path(run) / "eval.md").write_text(markdown_table(report))
+    write_json(Path(run) / "eval.json", report)
+    write_text(Path(run) / "eval.md", markdown_table(report))
     return report

@@ -1,51 +1,75 @@
-"""Checkpoints: weights in safetensors, metadata in JSON, optimizer and RNG state apart.
+"""A run folder: everything one training run leaves on disk, and how it is read back.
 
+    RUN/config.json                 the fully resolved config (what --resume starts from)
+    RUN/log.jsonl                   losses and speed every --log-every steps; evaluations
+    RUN/samples/step-00000500.png   a grid for fixed captions every --sample-every steps
     RUN/checkpoints/step-00000500/
-        weights.safetensors   every network's tensors, prefixed "G." and "D."
-        meta.json             step, model name, the resolved config, versions
-        state.pt              optimizer and random-generator state (torch.save, weights_only loadable)
+        weights.safetensors         every network's tensors, prefixed "G.", "D." and "G_ema."
+        meta.json                   step, model name, the resolved config, text_dim, classes, version
+        state.pt                    optimizer and random-generator state (torch.save, weights_only loadable)
 
-A checkpoint is written into a hidden temporary folder and renamed into place, so a crash or a
-kill mid-write never leaves a half checkpoint where a loader would find it.
+A checkpoint is written under a hidden temporary name and renamed into place (t2igan.files), so a
+crash or a kill mid-write never leaves a half checkpoint where a loader would find it.
+
+This is the low floor that training, sampling and StackGAN's stage II share: it reads and writes
+tensors and JSON, and builds no network. Which weights sample (the moving average of G's weights
+when the run kept one) is decided here, once.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from t2igan.config import TrainConfig
 from t2igan.errors import UserError
+from t2igan.files import atomic_path, write_json
 
+CONFIG, LOG, SAMPLES, CHECKPOINTS = "config.json", "log.jsonl", "samples", "checkpoints"
 PREFIX = "step-"
 
 
 def checkpoint_dir(run: Path) -> Path:
-    return Path(run) / "checkpoints"
+    return Path(run) / CHECKPOINTS
+
+
+def sample_path(run: Path, step: int) -> Path:
+    return Path(run) / SAMPLES / f"{PREFIX}{step:08d}.png"
+
+
+def write_config(run: Path, cfg: TrainConfig) -> Path:
+    return write_json(Path(run) / CONFIG, cfg.to_dict())
+
+
+def read_config(run: str | Path) -> TrainConfig:
+    """RUN/config.json as a TrainConfig, or a one-line error saying why it cannot be."""
+    path = Path(run) / CONFIG
+    if not path.is_file():
+        raise UserError(f"{run} is not a t2igan run folder: it has no {CONFIG}")
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+        return TrainConfig(**values)
+    except (OSError, ValueError, TypeError) as error:
+        raise UserError(f"{path} is not a config t2igan can read ({str(error).splitlines()[0]})") from None
 
 
 def save_checkpoint(run: Path, step: int, networks: dict[str, nn.Module], meta: dict[str, Any],
                     state: dict[str, Any], keep: int = 2) -> Path:
-    root = checkpoint_dir(run)
-    final = root / f"{PREFIX}{step:08d}"
-    tmp = root / f".tmp-{PREFIX}{step:08d}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    final = checkpoint_dir(run) / f"{PREFIX}{step:08d}"
     tensors = {f"{name}.{key}": value.detach().cpu().contiguous()
                for name, net in networks.items() for key, value in net.state_dict().items()}
-    save_file(tensors, tmp / "weights.safetensors")
-    torch.save(state, tmp / "state.pt")
-    (tmp / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
-    if final.exists():  # same step saved twice (e.g. interrupted right after a periodic save)
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with atomic_path(final) as folder:
+        folder.mkdir()
+        save_file(tensors, folder / "weights.safetensors")
+        torch.save(state, folder / "state.pt")
+        (folder / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
     for old in list_checkpoints(run)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -85,8 +109,22 @@ def read_meta(checkpoint: Path) -> dict[str, Any]:
 class Checkpoint:
     path: Path
     meta: dict[str, Any]
-    weights: dict[str, torch.Tensor]  # "G.<param>", "D.<param>"
+    weights: dict[str, torch.Tensor]  # "G.<param>", "D.<param>", "G_ema.<param>"
     state: dict[str, Any] | None  # optimizer and RNG state; None when loaded for inference
+
+    @property
+    def config(self) -> TrainConfig:
+        """The resolved config the checkpoint was trained with."""
+        try:
+            return TrainConfig(**self.meta["config"])
+        except TypeError as error:
+            raise UserError(f"checkpoint {self.path} has a config this version cannot read ({error})") from None
+
+    def sampling_network(self, ema: bool = True) -> str:
+        """Which generator samples: the moving average of G's weights ("G_ema") when the run kept
+        one and `ema` is on, else G's raw weights ("G")."""
+        has_ema = any(key.startswith("G_ema.") for key in self.weights)
+        return "G_ema" if ema and has_ema else "G"
 
 
 def load_checkpoint(checkpoint: Path, with_state: bool = True) -> Checkpoint:

@@ -22,7 +22,8 @@ from t2igan.data import synthetic
 from t2igan.data.captions import parse_caption
 from t2igan.data.memory import load_into_memory
 from t2igan.images import to_model
-from t2igan.text.encoder import cache_dir
+from t2igan.files import atomic_path, cache_dir, write_json
+from t2igan.runtime import seed_process
 
 SIZE = (64, 64)  # the classifier's input; generated images of other sizes are resized to it
 TRUST = 0.98
@@ -83,7 +84,7 @@ def _recipe_key() -> str:
 
 
 def _train(progress: bool) -> tuple[AttributeNet, dict[str, float]]:
-    torch.manual_seed(RECIPE["seed"])
+    seed_process(RECIPE["seed"])
     n_train, n_val = RECIPE["train_images"], RECIPE["val_images"]
     renders = synthetic.SyntheticCaptions("test", SIZE, seed=RECIPE["seed"], length=n_train + n_val)
     data = load_into_memory(renders, progress=progress)
@@ -116,9 +117,9 @@ def attribute_classifier(progress: bool = True) -> tuple[AttributeNet, dict[str,
         except Exception:  # a damaged cache is only a cache: retrain
             pass
     net, accuracy = _train(progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.with_suffix(".json").write_text(json.dumps(accuracy))
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, path)
+    write_json(path.with_suffix(".json"), accuracy)
+    with atomic_path(path) as temporary:  # last: the weights mark a complete cache entry
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, temporary)
     return net, accuracy
 
 
