@@ -101,8 +101,8 @@ def score(run: Path, cache: Path, judge: nn.Module, device: torch.device, per_ty
     """Generate from held-out captions of each body type: the judge's accuracy overall and per type,
     and how much 8 noise vectors vary one caption's images (the grid shows those 8 per type)."""
     from t2igan.data.cache import CachedImages
-    from t2igan.metrics.pixel_diversity import diversity
     from t2igan.images import grid_image, save_png, to_model, to_uint8
+    from t2igan.metrics.pixel_diversity import diversity
     from t2igan.sampling import load_generator
     from t2igan.text import embed_texts
 

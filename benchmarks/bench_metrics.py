@@ -29,9 +29,9 @@ from t2igan.config import PretrainConfig, TrainConfig
 from t2igan.data.cache import CachedImages
 from t2igan.data.memory import load_into_memory
 from t2igan.data.synthetic import SyntheticCaptions
-from t2igan.metrics.attributes import attribute_classifier, predict
 from t2igan.evaluate import evaluate_run
 from t2igan.metrics import extractors
+from t2igan.metrics.attributes import attribute_classifier, predict
 from t2igan.metrics.context import DomainFeatures, EvalSettings
 from t2igan.metrics.fid import fid
 from t2igan.metrics.ms_ssim import ms_ssim

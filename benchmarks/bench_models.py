@@ -41,7 +41,13 @@ def one(name: str, minutes: float, out: Path) -> dict:
 
     run = out / name.replace(" ", "-").replace("(", "").replace(")", "")
     summary = train(TrainConfig(**COMMON, **RUNS[name], max_minutes=minutes), run, progress=False)
-XX: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    report = evaluate_run(run, ["attributes", "ms-ssim"], num_samples=1000, settings=EvalSettings(progress=False))
+    attributes, diversity = report["metrics"]["attributes"], report["metrics"]["ms-ssim"]
+    return {"name": name, "run": str(run), "steps": summary["step"], "minutes": summary["minutes"],
+            "images_per_s": summary["images_per_s"], "subject": attributes["generated"]["subject"],
+            "color": attributes["generated"]["color"], "all_stated": attributes["value"],
+            "ms_ssim": diversity["value"], "ms_ssim_real": diversity["real"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "samples": summary["samples"]}
 
 
@@ -75,7 +81,8 @@ def main() -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         width = f"{RUNS[name]['ngf']}/{RUNS[name]['ndf']}"
-YY
+        print(f"| {name} | {width} | {r['steps']} | {r['images_per_s']:.0f} | {r['subject']:.1%} | "
+              f"{r['color']:.1%} | {r['all_stated']:.1%} | {r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) | "
               f"{r['peak_rss_mb']:.0f} MB |")
 
 

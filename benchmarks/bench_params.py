@@ -15,7 +15,6 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_models import COMMON, RUNS  # noqa: E402  (the widths the model comparison trains)
-
 from t2igan.config import TrainConfig  # noqa: E402
 from t2igan.models import get_model, resolve  # noqa: E402
 

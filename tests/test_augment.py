@@ -10,9 +10,9 @@ import torch
 
 from conftest import TINY
 from t2igan import losses
+from t2igan.augment import DiffAugment, color, cutout, parse_policy, translation
 from t2igan.cli import main
 from t2igan.errors import UserError
-from t2igan.augment import DiffAugment, color, cutout, parse_policy, translation
 
 
 def rng() -> torch.Generator:

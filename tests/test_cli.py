@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY
 from safetensors.torch import load_file
 
+from conftest import TINY
 from t2igan.cli import main
 from t2igan.runs import latest_checkpoint, list_checkpoints, read_meta
 

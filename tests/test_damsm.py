@@ -9,13 +9,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from t2igan.config import PretrainConfig
 from t2igan.data.memory import load_into_memory
 from t2igan.data.synthetic import SyntheticCaptions
 from t2igan.errors import UserError
 from t2igan.metrics.r_precision import r_precision
-from t2igan.text.damsm import (PAD, UNK, WORDS_NUM, Vocabulary, load_damsm, sentence_loss, tokenize,
-                               weights_bytes, word_loss)
-from t2igan.config import PretrainConfig
+from t2igan.text.damsm import (
+    PAD,
+    UNK,
+    WORDS_NUM,
+    Vocabulary,
+    load_damsm,
+    sentence_loss,
+    tokenize,
+    weights_bytes,
+    word_loss,
+)
 from t2igan.training.damsm import DAMSMTrainer, EncoderInterrupted, pretrain_damsm
 
 SIZE = (32, 32)

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY
 
+from conftest import TINY
 from t2igan.cli import main
 from t2igan.errors import UserError
-from t2igan.metrics import attributes
-from t2igan.metrics import extractors
+from t2igan.metrics import attributes, extractors
 
 TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epochs": 1, "batch": 32}
 

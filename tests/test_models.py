@@ -10,8 +10,8 @@ from t2igan import losses
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
 from t2igan.models import MODELS, get_model, resolve
-from t2igan.models.gan_int_cls import Discriminator, Objective
 from t2igan.models.base import Noise
+from t2igan.models.gan_int_cls import Discriminator, Objective
 from t2igan.models.objective import Batch
 
 TEXT_DIM = 20

@@ -222,7 +222,6 @@ def test_clip_folder_errors_are_user_errors(clip_dir: Path, tmp_path: Path) -> N
 
 def test_evaluate_reports_the_clip_score_with_the_folder_it_used(clip_dir: Path, tmp_path: Path) -> None:
     from conftest import TINY
-
     from t2igan.cli import main
 
     run = tmp_path / "run"

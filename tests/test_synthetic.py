@@ -10,7 +10,13 @@ import torch
 
 from t2igan.data.captions import make_captions, parse_caption
 from t2igan.data.synthetic import (
-    ATTRIBUTES, CAR_COLORS, CAT_COLORS, SUBJECT_ATTRIBUTES, SyntheticCaptions, render, sample_attributes,
+    ATTRIBUTES,
+    CAR_COLORS,
+    CAT_COLORS,
+    SUBJECT_ATTRIBUTES,
+    SyntheticCaptions,
+    render,
+    sample_attributes,
 )
 
 CATEGORICAL = tuple(ATTRIBUTES)

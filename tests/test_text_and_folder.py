@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from t2igan.cli import main
@@ -34,6 +35,27 @@ def test_embeddings_are_cached_by_text_and_encoder(tmp_path: Path) -> None:
     other.name = "another-encoder"
     embed_texts(["a cat"], other, store_dir=tmp_path)
     assert other.seen == ["a cat"]  # the cache key includes the encoder
+
+
+def test_the_store_is_read_once_per_process_and_keeps_what_other_processes_added(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from t2igan.text import encoder as module
+
+    encoder, reads = CountingEncoder(), []
+    encoder.name = "store-test"
+    real_load = module.load_file
+    monkeypatch.setattr(module, "load_file", lambda path: reads.append(path) or real_load(path))
+    for _ in range(3):
+        embed_texts(["a cat"], encoder, store_dir=tmp_path)
+    assert encoder.seen == ["a cat"] and reads == []  # encoded once; the file was never read back
+    path = tmp_path / "store-test.safetensors"
+    other_process = module.EmbeddingStore(path)  # its own copy, as another process has
+    other_process.add(["a dog"], torch.ones(1, 3))
+    other_process.save()
+    embed_texts(["a van"], encoder, store_dir=tmp_path)  # this process saves again...
+    monkeypatch.setattr(module, "_STORES", {})  # ... and a new process reads the file
+    embed_texts(["a cat", "a dog", "a van"], encoder, store_dir=tmp_path)
+    assert encoder.seen == ["a cat", "a van"]  # nothing was lost: the dog came from the other process
 
 
 def test_pretrained_encoder_reads_free_text_offline() -> None:

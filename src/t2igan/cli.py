@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import sys
 from pathlib import Path
 
 from t2igan import settings
-from t2igan.config import DataSettings, PretrainConfig, TrainConfig, load_config_file, merge, parse_size
+from t2igan.config import (
+    DataSettings,
+    PretrainConfig,
+    TrainConfig,
+    load_config_file,
+    merge,
+    parse_size,
+)
 from t2igan.data.sources import Source, SourceOptions
 from t2igan.errors import UserError
 from t2igan.interrupts import Interrupted

@@ -20,7 +20,13 @@ from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
 from t2igan.files import write_json, write_text
-from t2igan.metrics.context import EvalContext, EvalSettings, Generated, RealSet, missing_requirement
+from t2igan.metrics.context import (
+    EvalContext,
+    EvalSettings,
+    Generated,
+    RealSet,
+    missing_requirement,
+)
 from t2igan.metrics.fid import load_gaussian
 from t2igan.metrics.reference import dataset_fingerprint
 from t2igan.metrics.registry import METRICS

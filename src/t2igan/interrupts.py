@@ -8,8 +8,8 @@ a signal arrives, saves, and raises `Interrupted`; the command line turns that i
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class Interrupted(Exception):

@@ -17,7 +17,8 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any, Union
 
 from t2igan.errors import UserError
 

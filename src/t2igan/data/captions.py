@@ -65,7 +65,7 @@ def parse_caption(text: str) -> dict[str, str]:
     text = " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "
     found: dict[str, str] = {}
     for pattern, reader in _RULES:
-        text = pattern.sub(lambda m: _consume(m, reader, found), text)
+        text = pattern.sub(lambda m, reader=reader: _consume(m, reader, found), text)  # called at once
     if "car_type" in found:
         found["subject"] = "car"
     return found

@@ -8,8 +8,8 @@ prepared cache is not even read: its images are a memory map the batches index d
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from tqdm import tqdm

@@ -16,9 +16,10 @@ from __future__ import annotations
 import importlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from t2igan.data.decode import IMAGE_EXTENSIONS
 from t2igan.errors import UserError

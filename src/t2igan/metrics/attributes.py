@@ -21,8 +21,8 @@ from tqdm import tqdm
 from t2igan.data import synthetic
 from t2igan.data.captions import parse_caption
 from t2igan.data.memory import load_into_memory
-from t2igan.images import to_model
 from t2igan.files import atomic_path, cache_dir, write_json
+from t2igan.images import to_model
 from t2igan.runtime import seed_process
 
 SIZE = (64, 64)  # the classifier's input; generated images of other sizes are resized to it

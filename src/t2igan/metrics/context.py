@@ -3,17 +3,24 @@ and the expensive things (networks, features, reference statistics) made once on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from t2igan.errors import UserError
-from t2igan.metrics.extractors import MODES, FeatureExtractor, extract, find_inception_weights, load_inception
+from t2igan.metrics.extractors import (
+    MODES,
+    FeatureExtractor,
+    extract,
+    find_inception_weights,
+    load_inception,
+)
 from t2igan.metrics.reference import reference_features
 from t2igan.settings import at_least, check, setting
 

@@ -159,8 +159,10 @@ def write_random_weights(mode: str, path: Path) -> Path:
         from torchvision.models import inception_v3
 
         state = inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict()
-    for name, value in state.items():  # He init keeps activations alive through ~95 layers, so that
-        if value.dim() == 4:           # different images give different features, as with real weights
+    # He init keeps activations alive through ~95 layers, so that different images give different
+    # features, as with real weights.
+    for value in state.values():
+        if value.dim() == 4:
             torch.nn.init.kaiming_normal_(value, nonlinearity="relu")
     torch.save(state, path)
     return path

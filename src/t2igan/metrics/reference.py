@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from t2igan.files import atomic_path, cache_dir, write_text
+
 
 def dataset_fingerprint(spec: str) -> str:
     """A hash that changes when the dataset does: the renderer's source for 'synthetic', the

@@ -6,9 +6,9 @@ the number and, beside it, one line saying exactly how it was produced.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 

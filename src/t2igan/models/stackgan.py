@@ -114,7 +114,7 @@ class Stage2Generator(base.Generator):
         for part in (self.ca, self.encode, self.join, self.refine, self.up, self.to_rgb):
             dcgan_init(part)
 
-    def train(self, mode: bool = True) -> "Stage2Generator":
+    def train(self, mode: bool = True) -> Stage2Generator:
         super().train(mode)
         self.stage1.eval()  # frozen: its batch norm keeps its trained statistics
         return self

@@ -14,8 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ class Vocabulary:
         self.index = {word: i for i, word in enumerate(self.words)}
 
     @classmethod
-    def build(cls, captions: Iterable[str]) -> "Vocabulary":
+    def build(cls, captions: Iterable[str]) -> Vocabulary:
         """Every word seen at least once, sorted so the same captions always give the same indices."""
         return cls(sorted({word for caption in captions for word in tokenize(caption)}))
 

@@ -1,1 +1,2 @@
-"""Training: the loop, checkpoints and run folders."""
+"""Training: the GAN loop (loop.py), the moving average of G (ema.py), evaluation during training
+(evaluation.py) and DAMSM encoder pretraining (damsm.py)."""

@@ -32,8 +32,17 @@ from t2igan.images import to_model
 from t2igan.interrupts import Interrupted, stop_requests
 from t2igan.metrics.r_precision import r_precision
 from t2igan.runtime import seed_process
-from t2igan.text.damsm import (ARCHITECTURE, DAMSM, META, WEIGHTS, Vocabulary, build_encoders,
-                               sentence_loss, weights_bytes, word_loss)
+from t2igan.text.damsm import (
+    ARCHITECTURE,
+    DAMSM,
+    META,
+    WEIGHTS,
+    Vocabulary,
+    build_encoders,
+    sentence_loss,
+    weights_bytes,
+    word_loss,
+)
 
 VAL_FRACTION = 0.05
 RNN_GRAD_CLIP = 0.25  # AttnGAN clips the LSTM's gradient norm: its loss spikes early otherwise

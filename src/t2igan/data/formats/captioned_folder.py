@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from t2igan.files import atomic_path
 from t2igan.data.sources import Source, SourceOptions, clean_captions, jsonl_manifest, read_file
+from t2igan.files import atomic_path
 
 MANIFEST = "captions.jsonl"
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from t2igan.data.decode import IMAGE_EXTENSIONS
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, caption_from_template, read_file
+from t2igan.data.sources import (
+    Entry,
+    Skipped,
+    Source,
+    SourceOptions,
+    caption_from_template,
+    read_file,
+)
 
 DEFAULT_TEMPLATE = "a photo of a {label}"
 

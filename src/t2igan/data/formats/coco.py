@@ -17,7 +17,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from t2igan.data.sources import Entry, ImageFinder, Skipped, Source, SourceOptions, clean_captions, read_file
+from t2igan.data.sources import (
+    Entry,
+    ImageFinder,
+    Skipped,
+    Source,
+    SourceOptions,
+    clean_captions,
+    read_file,
+)
 from t2igan.errors import UserError
 
 PATTERN = "captions_*.json"

@@ -15,7 +15,15 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from t2igan.data.sources import Entry, ImageFinder, Skipped, Source, SourceOptions, clean_captions, read_file
+from t2igan.data.sources import (
+    Entry,
+    ImageFinder,
+    Skipped,
+    Source,
+    SourceOptions,
+    clean_captions,
+    read_file,
+)
 from t2igan.errors import UserError
 
 IMAGE_COLUMNS = ("file_name", "file", "filename", "image", "image_name", "image_path", "path", "img")

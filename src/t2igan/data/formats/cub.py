@@ -16,7 +16,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions, image_files, read_file
+from t2igan.data.sources import (
+    Entry,
+    Skipped,
+    Source,
+    SourceOptions,
+    clean_captions,
+    image_files,
+    read_file,
+)
 from t2igan.errors import UserError
 
 TEXT = "text_c10"

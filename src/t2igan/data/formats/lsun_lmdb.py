@@ -15,13 +15,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import lmdb
 
 from t2igan.data.formats.csv_manifest import CAPTION_COLUMNS, read_table
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, caption_from_template, clean_captions
+from t2igan.data.sources import (
+    Entry,
+    Skipped,
+    Source,
+    SourceOptions,
+    caption_from_template,
+    clean_captions,
+)
 from t2igan.errors import UserError
 
 DEFAULT_TEMPLATE = "a photo of a {label}"

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions, image_files, read_file
+from t2igan.data.sources import (
+    Entry,
+    Skipped,
+    Source,
+    SourceOptions,
+    clean_captions,
+    image_files,
+    read_file,
+)
 
 
 def detect(path: Path) -> bool:

@@ -17,8 +17,9 @@ import itertools
 import json
 import re
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from PIL import Image
 from tqdm import tqdm
