@@ -1,4 +1,5 @@
-"""DiffAugment and the mode-seeking term: what the trainer adds to any model against small data and collapse."""
+"""DiffAugment and the mode-seeking term: what the trainer adds to any model against small data
+and collapse."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def test_translation_shifts_whole_images_and_fills_with_zero() -> None:
     assert shifted.shape == x.shape
     moved = [i for i in range(64) if not torch.equal(shifted[i], x[i])]
     assert moved and all((shifted[i] == 0).any() for i in moved)  # what moves in is zero
-    inner = shifted[:, :, 1:3, 1:3]  # the centre stays inside the image: values are x's, shifted by +-1
+    # the centre stays inside the image: values are x's, shifted by +-1
+    inner = shifted[:, :, 1:3, 1:3]
     assert set(inner.unique().tolist()) <= set(range(1, 17))
 
 
@@ -68,11 +70,14 @@ def test_mode_seeking_term_punishes_a_generator_that_ignores_its_noise() -> None
     z_a, z_b = torch.zeros(4, 8), torch.ones(4, 8)  # noise distance 1
     same = torch.full((4, 3, 8, 8), 0.3)
     varied = same + 0.5
-    assert losses.mode_seeking_loss(same, varied, z_a, z_b).item() == pytest.approx(2.0, rel=1e-4)  # 1 / 0.5
-    assert losses.mode_seeking_loss(same, same.clone(), z_a, z_b).item() == pytest.approx(1e5)  # collapse: large
+    # 1 / 0.5
+    assert losses.mode_seeking_loss(same, varied, z_a, z_b).item() == pytest.approx(2.0, rel=1e-4)
+    # collapse: large
+    assert losses.mode_seeking_loss(same, same.clone(), z_a, z_b).item() == pytest.approx(1e5)
 
 
 def test_training_with_the_mode_seeking_term_logs_it(tmp_path: Path) -> None:
-    assert main(["train", "--out", str(tmp_path / "r"), *TINY, "--steps", "2", "--mode-seeking", "1"]) == 0
+    assert main(["train", "--out", str(tmp_path / "r"), *TINY, "--steps", "2",
+                 "--mode-seeking", "1"]) == 0
     last = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[-1])
     assert last["g_mode_seeking"] > 0

@@ -31,7 +31,8 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_train_writes_config_log_samples_and_checkpoint(trained_run: Path) -> None:
     config = json.loads((trained_run / "config.json").read_text())
     assert config["model"] == "gan-int-cls" and config["steps"] == 2 and config["ngf"] == 8
-    assert [json.loads(line)["step"] for line in (trained_run / "log.jsonl").read_text().splitlines()] == [1, 2]
+    assert [json.loads(line)["step"]
+            for line in (trained_run / "log.jsonl").read_text().splitlines()] == [1, 2]
     assert (trained_run / "samples" / "step-00000002.png").is_file()
     checkpoint = latest_checkpoint(trained_run)
     meta = read_meta(checkpoint)
@@ -64,8 +65,9 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path: Path) -> None:
 def test_generate_is_deterministic_in_the_seed(trained_run: Path, tmp_path: Path) -> None:
     def png(seed: int, name: str) -> bytes:
         out = tmp_path / name
-        assert main(["generate", "--run", str(trained_run), "--prompt", "a ginger cat lying on a blue rug",
-                     "--num", "3", "--seed", str(seed), "--out", str(out)]) == 0
+        assert main(["generate", "--run", str(trained_run),
+                     "--prompt", "a ginger cat lying on a blue rug", "--num", "3",
+                     "--seed", str(seed), "--out", str(out)]) == 0
         return out.read_bytes()
 
     assert png(1, "a.png") == png(1, "b.png")
@@ -75,13 +77,14 @@ def test_generate_is_deterministic_in_the_seed(trained_run: Path, tmp_path: Path
 def test_sigterm_saves_every_finished_step_and_resume_goes_on(tmp_path: Path) -> None:
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "t2igan", "train", "--out", str(run), *TINY, "--steps", "100000",
-               "--checkpoint-every", "100000", "--sample-every", "100000"]
+    command = [sys.executable, "-m", "t2igan", "train", "--out", str(run), *TINY,
+               "--steps", "100000", "--checkpoint-every", "100000", "--sample-every", "100000"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     log = run / "log.jsonl"
     deadline = time.monotonic() + 180
     while not (log.exists() and len(log.read_text().splitlines()) >= 3):
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()[-2000:]
+        assert (process.poll() is None
+                and time.monotonic() < deadline), process.stderr.read().decode()[-2000:]
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
@@ -89,7 +92,8 @@ def test_sigterm_saves_every_finished_step_and_resume_goes_on(tmp_path: Path) ->
     assert b"Traceback" not in stderr
     logged = [json.loads(line)["step"] for line in log.read_text().splitlines()]
     saved = read_meta(latest_checkpoint(run))["step"]
-    assert saved == logged[-1] == len(logged)  # every finished (and logged) step is in the checkpoint
+    # every finished (and logged) step is in the checkpoint
+    assert saved == logged[-1] == len(logged)
     assert main(["train", "--out", str(run), "--resume", "--steps", str(saved + 2)]) == 0
     assert read_meta(latest_checkpoint(run))["step"] == saved + 2
 
@@ -105,21 +109,25 @@ def error_of(capsys: pytest.CaptureFixture, *argv: str) -> str:
 
 
 @pytest.mark.parametrize("prompt", ["", "   \t "])
-def test_empty_prompt(trained_run: Path, capsys: pytest.CaptureFixture, tmp_path: Path, prompt: str) -> None:
-    assert "prompt is empty" in error_of(capsys, "generate", "--run", str(trained_run), "--prompt", prompt,
-                                         "--out", str(tmp_path / "x.png"))
+def test_empty_prompt(trained_run: Path, capsys: pytest.CaptureFixture, tmp_path: Path,
+                      prompt: str) -> None:
+    assert "prompt is empty" in error_of(capsys, "generate", "--run", str(trained_run),
+                                         "--prompt", prompt, "--out", str(tmp_path / "x.png"))
     assert not (tmp_path / "x.png").exists()
 
 
 def test_unknown_and_incomplete_run_folders(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    assert "does not exist" in error_of(capsys, "generate", "--run", str(tmp_path / "nope"), "--prompt", "a cat")
-    assert "has no checkpoint" in error_of(capsys, "generate", "--run", str(tmp_path), "--prompt", "a cat")
+    assert "does not exist" in error_of(capsys, "generate", "--run", str(tmp_path / "nope"),
+                                        "--prompt", "a cat")
+    assert "has no checkpoint" in error_of(capsys, "generate", "--run", str(tmp_path),
+                                           "--prompt", "a cat")
     assert "no config.json" in error_of(capsys, "train", "--out", str(tmp_path), "--resume")
     assert "does not exist" in error_of(capsys, "evaluate", "--run", str(tmp_path / "nope"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
-def test_corrupt_checkpoint_is_reported_and_left_alone(trained_run: Path, capsys: pytest.CaptureFixture,
+def test_corrupt_checkpoint_is_reported_and_left_alone(trained_run: Path,
+                                                       capsys: pytest.CaptureFixture,
                                                        tmp_path: Path, damage: str) -> None:
     run = tmp_path / "run"
     assert train(run, "--steps", "2") == 0
@@ -128,21 +136,28 @@ def test_corrupt_checkpoint_is_reported_and_left_alone(trained_run: Path, capsys
     weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00garbage" * 100)
     damaged = weights.read_bytes()
     before = sorted(p.name for p in list_checkpoints(run))
-    assert "corrupt or truncated" in error_of(capsys, "generate", "--run", str(run), "--prompt", "a cat")
-    assert "corrupt or truncated" in error_of(capsys, "train", "--out", str(run), "--resume", "--steps", "3")
-    assert weights.read_bytes() == damaged and sorted(p.name for p in list_checkpoints(run)) == before
+    assert "corrupt or truncated" in error_of(capsys, "generate", "--run", str(run),
+                                              "--prompt", "a cat")
+    assert "corrupt or truncated" in error_of(capsys, "train", "--out", str(run), "--resume",
+                                              "--steps", "3")
+    assert (weights.read_bytes() == damaged
+            and sorted(p.name for p in list_checkpoints(run)) == before)
 
 
 def test_image_size_the_model_cannot_make(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
-    err = error_of(capsys, "train", "--out", str(tmp_path / "r"), *TINY, "--image-size", "48", "--steps", "1")
+    err = error_of(capsys, "train", "--out", str(tmp_path / "r"), *TINY, "--image-size", "48",
+                   "--steps", "1")
     assert "cannot make 48x48" in err and "64x64" in err
-    assert "not S or WxH" in error_of(capsys, "train", "--out", str(tmp_path / "r"), "--image-size", "big")
+    assert "not S or WxH" in error_of(capsys, "train", "--out", str(tmp_path / "r"),
+                                      "--image-size", "big")
 
 
-def test_data_folder_without_images_or_captions(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_data_folder_without_images_or_captions(capsys: pytest.CaptureFixture,
+                                                tmp_path: Path) -> None:
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "notes.md").write_text("no images here")
-    err = error_of(capsys, "train", "--out", str(tmp_path / "r"), *TINY, "--data", str(tmp_path / "photos"))
+    err = error_of(capsys, "train", "--out", str(tmp_path / "r"), *TINY,
+                   "--data", str(tmp_path / "photos"))
     assert "holds no dataset t2igan can read" in err
     assert "does not exist" in error_of(
         capsys, "train", "--out", str(tmp_path / "r"), *TINY, "--data", str(tmp_path / "missing"))
@@ -150,12 +165,13 @@ def test_data_folder_without_images_or_captions(capsys: pytest.CaptureFixture, t
 
 def test_existing_run_is_not_overwritten(trained_run: Path, capsys: pytest.CaptureFixture) -> None:
     before = latest_checkpoint(trained_run)
-    assert "already holds a run" in error_of(capsys, "train", "--out", str(trained_run), *TINY, "--steps", "1")
+    assert "already holds a run" in error_of(capsys, "train", "--out", str(trained_run), *TINY,
+                                             "--steps", "1")
     assert latest_checkpoint(trained_run) == before
 
 
 def test_bad_input_from_a_real_process_has_no_traceback(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "t2igan", "generate", "--run", str(tmp_path), "--prompt", " "],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "t2igan", "generate", "--run", str(tmp_path),
+                             "--prompt", " "], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

@@ -32,8 +32,8 @@ class OnlyForward(nn.Module):
         return self.network(*args, **kwargs)
 
 
-CASES = [("gan-int-cls", "32", {}), ("df-gan", "64", {}), ("stackgan", "64", {}), ("tac-gan", "32", {}),
-         ("tac-gan", "32", {"aux_loss": "d2d-ce"})]
+CASES = [("gan-int-cls", "32", {}), ("df-gan", "64", {}), ("stackgan", "64", {}),
+         ("tac-gan", "32", {}), ("tac-gan", "32", {"aux_loss": "d2d-ce"})]
 
 
 @pytest.mark.parametrize("model,size,extra", CASES)
@@ -42,7 +42,8 @@ def test_objectives_use_g_and_d_only_through_forward(model: str, size: str, extr
     G, D = get_model(model).build(TEXT_DIM, cfg, 3)
     assert isinstance(G, base.Generator) and isinstance(D, base.Discriminator)
     side = int(size)
-    batch = Batch(torch.rand(4, 3, side, side) * 2 - 1, torch.randn(4, TEXT_DIM), torch.tensor([0, 1, 2, 0]))
+    batch = Batch(torch.rand(4, 3, side, side) * 2 - 1, torch.randn(4, TEXT_DIM),
+                  torch.tensor([0, 1, 2, 0]))
     noise = Noise(G.noise_dim, torch.Generator().manual_seed(0))
     wrapped_g, wrapped_d = OnlyForward(G), OnlyForward(D)
     objective = get_model(model).objective(cfg)
@@ -52,12 +53,13 @@ def test_objectives_use_g_and_d_only_through_forward(model: str, size: str, extr
     loss_g.backward()
     assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
     assert wrapped_g.calls >= 2 and wrapped_d.calls >= 3  # real and fake in D's phase, fake in G's
-    assert all(p.grad is not None for p in D.parameters() if p.requires_grad)  # D's phase reached all of D
+    # D's phase reached all of D
+    assert all(p.grad is not None for p in D.parameters() if p.requires_grad)
 
 
 def tiny_trainer(tmp_path: Path, **settings: object) -> Trainer:
-    cfg = TrainConfig(model="gan-int-cls", image_size="32", ngf=4, ndf=4, nz=8, text_code=8, batch_size=4,
-                      num_images=8, device="cpu", **settings)
+    cfg = TrainConfig(model="gan-int-cls", image_size="32", ngf=4, ndf=4, nz=8, text_code=8,
+                      batch_size=4, num_images=8, device="cpu", **settings)
     return Trainer(cfg, tmp_path, progress=False)
 
 
@@ -73,7 +75,8 @@ class WithFrozenStem(base.Discriminator):
         return self.D(self.stem(images), text, mismatched, labels)
 
 
-def test_frozen_parameters_stay_frozen_through_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frozen_parameters_stay_frozen_through_training(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     spec = MODELS["gan-int-cls"]
 
     def build(*args: object) -> tuple[nn.Module, nn.Module]:
@@ -86,7 +89,8 @@ def test_frozen_parameters_stay_frozen_through_training(tmp_path: Path, monkeypa
     head = trainer.D.D.head[-1].weight.detach().clone()
     for _ in range(2):
         trainer.train_step()
-    assert not trainer.D.stem.weight.requires_grad  # G's phase turned D off and back on, but not this
+    # G's phase turned D off and back on, but not this
+    assert not trainer.D.stem.weight.requires_grad
     assert torch.equal(trainer.D.stem.weight, stem)  # and no optimizer holds it
     assert not torch.equal(trainer.D.D.head[-1].weight, head)  # while the rest of D trained
     assert all(p.requires_grad for p in trainer.D.D.parameters())
@@ -98,8 +102,10 @@ def test_the_trainer_augments_every_image_d_sees(tmp_path: Path) -> None:
     seen = []
     trainer.D.register_forward_pre_hook(lambda _module, args: seen.append(args[0].detach()))
     trainer.train_step()
-    assert len(seen) == 4  # D's phase: real, fake; G's phase: fakes from plain and interpolated text
-    for images in seen:  # cutout zeroes a 16x16 square (at least its quarter inside the image), all channels
+    # D's phase: real, fake; G's phase: fakes from plain and interpolated text
+    assert len(seen) == 4
+    # cutout zeroes a 16x16 square (at least its quarter inside the image), all channels
+    for images in seen:
         zeros = (images == 0).all(dim=1).flatten(1).sum(1)
         assert (zeros >= 8 * 8).all()
 

@@ -52,17 +52,21 @@ def tiny_data():
 def trained(tmp_path_factory):
     """An encoder pretrained for 60 steps on 256 synthetic images: a few seconds on one core."""
     out = tmp_path_factory.mktemp("enc") / "damsm"
-    summary = pretrain_damsm(pretraining(epochs=4, batch_size=16, num_images=256), out, progress=False)
+    summary = pretrain_damsm(pretraining(epochs=4, batch_size=16, num_images=256), out,
+                             progress=False)
     return out, summary
 
 
 def test_tokenizer_and_vocabulary():
-    assert tokenize("A black-and-white Cat, 2 eyes!") == ["a", "black", "and", "white", "cat", "2", "eyes"]
+    assert tokenize("A black-and-white Cat, 2 eyes!") == ["a", "black", "and", "white", "cat",
+                                                          "2", "eyes"]
     vocab = Vocabulary.build(["a black cat", "A red car"])
     assert vocab.words[:2] == ["<pad>", "<unk>"] and len(vocab) == 2 + 5
     tokens, lengths = vocab.encode(["a black zebra", "", "cat " * 30])
-    assert tokens[0].tolist() == [vocab.index["a"], vocab.index["black"], UNK] + [PAD] * (WORDS_NUM - 3)
-    assert lengths.tolist() == [3, 1, WORDS_NUM]  # an empty caption is one unknown word; long ones are cut
+    assert tokens[0].tolist() == ([vocab.index["a"], vocab.index["black"], UNK]
+                                  + [PAD] * (WORDS_NUM - 3))
+    # an empty caption is one unknown word; long ones are cut
+    assert lengths.tolist() == [3, 1, WORDS_NUM]
     assert tokens[1, 0] == UNK and tokens.shape == (3, WORDS_NUM)
 
 
@@ -83,7 +87,8 @@ def test_losses_prefer_matching_pairs():
     sentences = words.mean(2)
     codes = sentences + 0.1 * torch.randn_like(sentences)
     assert sentence_loss(codes, sentences) < sentence_loss(codes.roll(1, dims=0), sentences) - 1
-    # With class labels, other pairs of the same class are no negatives: one class leaves nothing to lose.
+    # With class labels, other pairs of the same class are no negatives: one class leaves nothing
+    # to lose.
     assert sentence_loss(codes.roll(1, dims=0), sentences, torch.zeros(6, dtype=torch.long)) == 0
 
 
@@ -107,7 +112,8 @@ def _word_loss_by_pairs(regions, words, lengths, g1=4.0, g2=5.0, g3=10.0):
 def test_word_loss_matches_the_written_out_definition():
     words, regions, lengths = _matched(seed=3)
     regions = regions + torch.randn_like(regions)
-    assert torch.allclose(word_loss(regions, words, lengths), _word_loss_by_pairs(regions, words, lengths), atol=1e-4)
+    assert torch.allclose(word_loss(regions, words, lengths),
+                          _word_loss_by_pairs(regions, words, lengths), atol=1e-4)
 
 
 def test_same_seed_same_weights(tiny_data):
@@ -130,7 +136,8 @@ def test_saved_folder_round_trips(tiny_data, tmp_path):
     assert loaded.identity["kind"] == "damsm" and loaded.identity["image_size"] == [32, 32]
     texts = ["a black cat on a rug", "a red sports car", "an unheardof zebra"]
     assert torch.equal(loaded.encode_texts(texts), live.encode_texts(texts))
-    assert torch.equal(loaded.encode_images(tiny_data.images[:5]), live.encode_images(tiny_data.images[:5]))
+    assert torch.equal(loaded.encode_images(tiny_data.images[:5]),
+                       live.encode_images(tiny_data.images[:5]))
 
 
 def test_encoders_shapes_and_determinism(trained, tiny_data):
@@ -139,8 +146,10 @@ def test_encoders_shapes_and_determinism(trained, tiny_data):
     codes = model.encode_images(images)
     assert codes.shape == (6, model.dim) and codes.dtype == torch.float32
     assert torch.equal(codes, model.encode_images(images))
-    assert torch.allclose(codes, model.encode_images(images, batch=4), atol=1e-4)  # batches are independent
-    big = F.interpolate(images.float(), size=(64, 48), mode="nearest").to(torch.uint8)  # any size is resized
+    # batches are independent
+    assert torch.allclose(codes, model.encode_images(images, batch=4), atol=1e-4)
+    # any size is resized
+    big = F.interpolate(images.float(), size=(64, 48), mode="nearest").to(torch.uint8)
     assert model.encode_images(big).shape == (6, model.dim)
     texts = [caps[0] for caps in tiny_data.captions[:6]]
     sentences = model.encode_texts(texts)
@@ -152,16 +161,22 @@ def test_encoders_shapes_and_determinism(trained, tiny_data):
 def test_pretraining_writes_a_folder_that_learned(trained):
     out, summary = trained
     assert summary["steps"] == 60 and summary["images_per_s"] > 0
-    assert summary["loss_word"] > 0 and summary["loss_sentence"] > 0 and 0 <= summary["val_top1"] <= 1
+    assert (summary["loss_word"] > 0 and summary["loss_sentence"] > 0
+            and 0 <= summary["val_top1"] <= 1)
     meta = json.loads((out / "damsm.json").read_text())
-    assert meta["steps"] == 60 and meta["val_top1"] == summary["val_top1"] and "cat" in meta["vocab"]
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "damsm.json", "damsm.safetensors"]
-    config = json.loads((out / "config.json").read_text())  # the settings, as `t2igan train` keeps them
-    assert (config["epochs"], config["batch_size"], config["num_images"], config["image_size"]) == (4, 16, 256, "32x32")
+    assert (meta["steps"] == 60 and meta["val_top1"] == summary["val_top1"]
+            and "cat" in meta["vocab"])
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "damsm.json",
+                                                     "damsm.safetensors"]
+    # the settings, as `t2igan train` keeps them
+    config = json.loads((out / "config.json").read_text())
+    assert (config["epochs"], config["batch_size"], config["num_images"],
+            config["image_size"]) == (4, 16, 256, "32x32")
     model = load_damsm(out)
     # Held-out scenes: each image's own caption must beat 7 random others far more often than 1/8.
     test = load_into_memory(SyntheticCaptions("test", SIZE, seed=0, length=120), progress=False)
-    top1 = r_precision(model.encode_images(test.images), model.encode_texts([caps[0] for caps in test.captions]),
+    top1 = r_precision(model.encode_images(test.images),
+                       model.encode_texts([caps[0] for caps in test.captions]),
                        candidates=8, splits=1)["mean"]
     assert top1 > 0.3, top1
 
@@ -191,7 +206,8 @@ def _stop_at(monkeypatch, step, how):
     def step_then_stop(self):
         if self.step + 1 == step:
             if how == "signal":
-                os.kill(os.getpid(), signal.SIGINT)  # caught as a request: this step finishes, then it saves
+                # caught as a request: this step finishes, then it saves
+                os.kill(os.getpid(), signal.SIGINT)
             else:
                 raise KeyboardInterrupt
         return real(self)

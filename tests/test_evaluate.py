@@ -21,7 +21,8 @@ TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epoch
 def fake_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Random weights saved in the layouts of the two real files, under their real names."""
     folder = tmp_path_factory.mktemp("weights")
-    return {mode: extractors.write_random_weights(mode, folder / spec.weights) for mode, spec in extractors.MODES.items()}
+    return {mode: extractors.write_random_weights(mode, folder / spec.weights)
+            for mode, spec in extractors.MODES.items()}
 
 
 @pytest.fixture(scope="module")
@@ -48,23 +49,26 @@ def error_line(capsys: pytest.CaptureFixture, *argv: str) -> str:
 @pytest.mark.parametrize("mode", ["clean", "dfgan"])
 def test_missing_weights_are_one_line_naming_the_file_and_where_to_put_it(
         mode: str, tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid", "--fid-mode", mode,
-                     "--num-samples", "10")
+    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid",
+                     "--fid-mode", mode, "--num-samples", "10")
     assert extractors.MODES[mode].weights in err
-    assert str(tmp_path / "torch-home" / "hub" / "checkpoints") in err and "T2IGAN_INCEPTION_WEIGHTS" in err
-    assert "no such file" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "is",
-                                        "--inception-weights", str(tmp_path / "nope.pth"), "--num-samples", "10")
+    assert (str(tmp_path / "torch-home" / "hub" / "checkpoints") in err
+            and "T2IGAN_INCEPTION_WEIGHTS" in err)
+    assert "no such file" in error_line(capsys, "evaluate", "--run", str(tiny_run),
+                                        "--metrics", "is", "--inception-weights",
+                                        str(tmp_path / "nope.pth"), "--num-samples", "10")
 
 
-def test_weights_are_found_by_flag_then_variable_then_torch_hub(fake_weights: dict, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weights_are_found_by_flag_then_variable_then_torch_hub(
+        fake_weights: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     hub = tmp_path / "torch-home" / "hub" / "checkpoints"
     hub.mkdir(parents=True)
     (hub / extractors.MODES["clean"].weights).write_bytes(b"x")
     assert extractors.find_inception_weights("clean") == hub / extractors.MODES["clean"].weights
     monkeypatch.setenv(extractors.WEIGHTS_VARIABLE, str(fake_weights["clean"]))
     assert extractors.find_inception_weights("clean") == fake_weights["clean"]
-    assert extractors.find_inception_weights("clean", str(fake_weights["dfgan"])) == fake_weights["dfgan"]
+    assert (extractors.find_inception_weights("clean", str(fake_weights["dfgan"]))
+            == fake_weights["dfgan"])
 
 
 def test_the_wrong_weights_file_is_a_clear_error(fake_weights: dict) -> None:
@@ -75,7 +79,8 @@ def test_the_wrong_weights_file_is_a_clear_error(fake_weights: dict) -> None:
 
 
 @pytest.mark.parametrize("mode, classes", [("clean", 1008), ("dfgan", 1000)])
-def test_inception_extractors_give_pool_features_and_logits(mode: str, classes: int, fake_weights: dict) -> None:
+def test_inception_extractors_give_pool_features_and_logits(
+        mode: str, classes: int, fake_weights: dict) -> None:
     extractor = extractors.load_inception(mode, str(fake_weights[mode]))
     images = torch.randint(0, 256, (3, 3, 32, 48), dtype=torch.uint8)
     features = extractors.extract(extractor, images, batch=2, progress=False)
@@ -83,23 +88,29 @@ def test_inception_extractors_give_pool_features_and_logits(mode: str, classes: 
     assert np.isfinite(features["pool"]).all()
     assert len(extractor.identity["weights_sha256"]) == 64
     again = extractors.extract(extractor, images, batch=3, progress=False)
-    assert np.allclose(again["pool"], features["pool"], atol=1e-5)  # batching does not change features
-    flat = extractors.extract(extractor, torch.full((3, 3, 32, 48), 90, dtype=torch.uint8), progress=False)
-    assert not np.allclose(flat["pool"], features["pool"], atol=1e-4)  # other images, other features
+    # batching does not change features
+    assert np.allclose(again["pool"], features["pool"], atol=1e-5)
+    flat = extractors.extract(extractor, torch.full((3, 3, 32, 48), 90, dtype=torch.uint8),
+                              progress=False)
+    # other images, other features
+    assert not np.allclose(flat["pool"], features["pool"], atol=1e-4)
 
 
 def test_clean_resize_is_pil_bicubic_to_299() -> None:
     flat = torch.full((2, 3, 64, 64), 77, dtype=torch.uint8)
-    assert torch.equal(extractors._clean_resize(flat), torch.full((2, 3, 299, 299), 77, dtype=torch.uint8))
+    assert torch.equal(extractors._clean_resize(flat),
+                       torch.full((2, 3, 299, 299), 77, dtype=torch.uint8))
     ramp = torch.arange(64, dtype=torch.uint8).mul(4).expand(1, 3, 64, 64)
     resized = extractors._clean_resize(ramp)[0, 0].float()
-    assert resized.shape == (299, 299) and (resized[:, 1:] >= resized[:, :-1] - 1).all()  # still a ramp
+    # still a ramp
+    assert resized.shape == (299, 299) and (resized[:, 1:] >= resized[:, :-1] - 1).all()
 
 
-def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(fake_weights: dict, tiny_run: Path,
-                                                                 capsys: pytest.CaptureFixture) -> None:
+def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(
+        fake_weights: dict, tiny_run: Path, capsys: pytest.CaptureFixture) -> None:
     argv = ["evaluate", "--run", str(tiny_run), "--metrics", "fid,is,kid", "--num-samples", "10",
-            "--inception-weights", str(fake_weights["clean"]), "--is-splits", "2"]  # 1 image a split would score 1
+            "--inception-weights", str(fake_weights["clean"]),
+            "--is-splits", "2"]  # 1 image a split would score 1
     assert main(argv) == 0
     report = json.loads((tiny_run / "eval.json").read_text())
     assert set(report["metrics"]) == {"fid", "is", "kid"} and report["skipped"] == {}
@@ -113,21 +124,24 @@ def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(fake_weights: di
     stamps = {p: p.stat().st_mtime_ns for p in references}
     assert main(argv) == 0  # the same settings: the real features come from the cache
     assert {p: p.stat().st_mtime_ns for p in sorted(cache.glob("*.npz"))} == stamps
-    assert json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"] == report["metrics"]["fid"]
+    assert (json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"]
+            == report["metrics"]["fid"])
     assert "| fid |" in (tiny_run / "eval.md").read_text()
-    # The cached file holds mu and sigma in pytorch-fid's layout: as published statistics it gives the same FID.
-    clean = [p for p in references if json.loads(p.with_suffix(".json").read_text())["extractor"] == "inception-clean"]
+    # The cached file holds mu and sigma in pytorch-fid's layout: as published statistics it gives
+    # the same FID.
+    clean = [p for p in references
+             if json.loads(p.with_suffix(".json").read_text())["extractor"] == "inception-clean"]
     assert main([*argv[:4], "fid", *argv[5:], "--reference-stats", str(clean[0])]) == 0
     published = json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"]
     assert published["value"] == pytest.approx(report["metrics"]["fid"]["value"], rel=1e-3)
     assert str(clean[0]) in published["protocol"]
 
 
-def test_bad_reference_statistics_are_one_line_before_any_work(tiny_run: Path, tmp_path: Path,
-                                                               capsys: pytest.CaptureFixture) -> None:
+def test_bad_reference_statistics_are_one_line_before_any_work(
+        tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     np.savez(tmp_path / "wrong.npz", mean=np.zeros(3))
-    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "ms-ssim", "--num-samples", "10",
-                     "--reference-stats", str(tmp_path / "wrong.npz"))
+    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "ms-ssim",
+                     "--num-samples", "10", "--reference-stats", str(tmp_path / "wrong.npz"))
     assert "not an .npz with mu and sigma" in err
 
 
@@ -140,39 +154,46 @@ def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) ->
     assert "t2igan text pretrain" in report["skipped"]["r-precision"]
     attributes_result = report["metrics"]["attributes"]
     assert attributes_result["stated_count"]["subject"] == 20  # every caption states its subject
-    assert 0 <= attributes_result["value"] <= 1 and set(attributes_result["real"]) == set(attributes_result["generated"])
+    assert (0 <= attributes_result["value"] <= 1
+            and set(attributes_result["real"]) == set(attributes_result["generated"]))
     assert 0 < report["metrics"]["ms-ssim"]["value"] <= 1
     table = (tiny_run / "eval.md").read_text()
     assert "| ms-ssim |" in table and "| fid | skipped |" in table
-    assert "of real image i mod 20 of the test split: 20 distinct captions" in report["captions"] in table
+    assert ("of real image i mod 20 of the test split: 20 distinct captions"
+            in report["captions"] in table)
 
 
 def test_unknown_metric_and_too_few_samples(tiny_run: Path, capsys: pytest.CaptureFixture) -> None:
-    assert "unknown fjd" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid,fjd")
-    assert "at least 10" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--num-samples", "3")
-    for flag, metric in (("--encoder", "r-precision"), ("--clip-model", "clip-score")):  # before any image is made
-        assert "no" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", metric, flag, "/nowhere")
+    assert "unknown fjd" in error_line(capsys, "evaluate", "--run", str(tiny_run),
+                                       "--metrics", "fid,fjd")
+    assert "at least 10" in error_line(capsys, "evaluate", "--run", str(tiny_run),
+                                       "--num-samples", "3")
+    # before any image is made
+    for flag, metric in (("--encoder", "r-precision"), ("--clip-model", "clip-score")):
+        assert "no" in error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", metric,
+                                  flag, "/nowhere")
 
 
 def test_training_logs_the_cheap_metrics_every_k_steps(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    assert main(["train", "--out", str(run), *TINY, "--steps", "4", "--eval-every", "2", "--eval-samples", "10"]) == 0
+    assert main(["train", "--out", str(run), *TINY, "--steps", "4", "--eval-every", "2",
+                 "--eval-samples", "10"]) == 0
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     evals = [line for line in lines if "eval" in line]
     assert [e["step"] for e in evals] == [2, 4]
     assert set(evals[0]["eval"]) == {"ms-ssim", "attributes"}
 
 
-def test_training_evaluation_that_needs_an_encoder_fails_at_step_zero(tmp_path: Path,
-                                                                        capsys: pytest.CaptureFixture) -> None:
+def test_training_evaluation_that_needs_an_encoder_fails_at_step_zero(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     err = error_line(capsys, "train", "--out", str(tmp_path / "run"), *TINY, "--eval-every", "2",
                      "--eval-metrics", "r-precision")
     assert "--eval-encoder" in err
     assert not (tmp_path / "run" / "log.jsonl").exists()
 
 
-def test_a_run_on_a_prepared_cache_is_scored_against_its_validation_split(tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture) -> None:
+def test_a_run_on_a_prepared_cache_is_scored_against_its_validation_split(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from PIL import Image
 
     from t2igan.data.prepare import prepare_cache
@@ -184,20 +205,24 @@ def test_a_run_on_a_prepared_cache_is_scored_against_its_validation_split(tmp_pa
     for i in range(24):
         colour = (200, 40, 40) if i % 2 else (40, 40, 200)
         Image.new("RGB", (40, 30), colour).save(folder / f"p{i}.png")
-        rows.append(f"p{i}.png,a {'red car' if i % 2 else 'blue cat'} number {i},{'car' if i % 2 else 'cat'}")
+        rows.append(f"p{i}.png,a {'red car' if i % 2 else 'blue cat'} number {i},"
+                    f"{'car' if i % 2 else 'cat'}")
     (folder / "captions.csv").write_text("\n".join(rows) + "\n")
     cache = tmp_path / "cache"
-    info = prepare_cache(open_source(folder), cache, (32, 32), val_fraction=0.5, text_encoder=None, progress=False)
+    info = prepare_cache(open_source(folder), cache, (32, 32), val_fraction=0.5, text_encoder=None,
+                         progress=False)
     run = tmp_path / "run"
     assert main(["train", "--data", str(cache), "--out", str(run), *TINY, "--steps", "2"]) == 0
     assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim", "--num-samples", "10"]) == 0
     report = json.loads((run / "eval.json").read_text())
     assert report["split"] == "val" and report["real_images"] == info["count"] - info["train"] > 0
-    assert report["metrics"]["ms-ssim"]["real"] == pytest.approx(1.0)  # each class is one flat colour
+    # each class is one flat colour
+    assert report["metrics"]["ms-ssim"]["real"] == pytest.approx(1.0)
     assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim", "--num-samples", "10",
                  "--data", str(folder)]) == 0
     report = json.loads((run / "eval.json").read_text())
     assert report["split"] == "all (no held-out split)" and report["real_images"] == 24
     capsys.readouterr()
-    assert "only for the procedural data" in error_line(capsys, "evaluate", "--run", str(run), "--metrics",
-                                                        "attributes", "--num-samples", "10")
+    assert "only for the procedural data" in error_line(capsys, "evaluate", "--run", str(run),
+                                                        "--metrics", "attributes",
+                                                        "--num-samples", "10")

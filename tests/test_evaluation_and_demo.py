@@ -16,7 +16,8 @@ def test_score_checks_only_what_each_caption_states(monkeypatch: pytest.MonkeyPa
     predicted = {name: torch.tensor([index[name][v] for v in guesses.get(name, [values[0]] * 2)])
                  for name, values in ATTRIBUTES.items()}
     monkeypatch.setattr(attributes, "predict", lambda net, images: predicted)
-    result = attributes.score(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), ["a black cat", "a red car at night"], None)
+    result = attributes.score(torch.zeros(2, 3, 64, 64, dtype=torch.uint8),
+                              ["a black cat", "a red car at night"], None)
     scores = result["attributes"]
     assert scores["subject"] == {"accuracy": 1.0, "count": 2}
     assert scores["color"] == {"accuracy": 0.5, "count": 2}  # the car is red, predicted blue
@@ -28,8 +29,9 @@ def test_score_checks_only_what_each_caption_states(monkeypatch: pytest.MonkeyPa
 def test_demo_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(attributes, "RECIPE", TINY_RECIPE)
     monkeypatch.setattr(demo, "EVAL_SAMPLES", 16)
-    monkeypatch.setattr(demo, "DEMO_CONFIG", {**demo.DEMO_CONFIG, "image_size": "32", "ngf": 4, "ndf": 4,
-                                              "batch_size": 4, "num_images": 16, "steps": 3})
+    monkeypatch.setattr(demo, "DEMO_CONFIG", {**demo.DEMO_CONFIG, "image_size": "32", "ngf": 4,
+                                              "ndf": 4, "batch_size": 4, "num_images": 16,
+                                              "steps": 3})
     report = demo.run_demo(tmp_path / "demo", max_minutes=1)
     assert report["step"] == 3
     for name in ("prompts.png", "eval.json", "dataset-sample/captions.jsonl", "run/config.json"):

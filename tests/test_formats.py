@@ -31,7 +31,8 @@ def save_png(path: Path, seed: int) -> None:
 
 
 def same_content(source_path: Path, **options: str) -> None:
-    """The three fixture images and captions come back exactly, in order, through the shared interface."""
+    """The three fixture images and captions come back exactly, in order, through the shared
+    interface."""
     dataset = CaptionedImages(open_source(source_path, SourceOptions(**options)), SIZE)
     assert len(dataset) == 3
     by_caption = {tuple(dataset[i][1]): dataset[i][0] for i in range(3)}
@@ -48,10 +49,12 @@ def test_txt_sidecars_metadata_jsonl_and_csv_give_the_same_items(tmp_path: Path)
         save_png(txt / f"{seed}.png", seed)
         (txt / f"{seed}.png").with_suffix(".txt").write_text("\n".join(captions) + "\n")
         save_png(meta / f"img{seed}.png", seed)
-        records.append({"file_name": f"img{seed}.png", "text": captions if len(captions) > 1 else captions[0]})
+        records.append({"file_name": f"img{seed}.png",
+                        "text": captions if len(captions) > 1 else captions[0]})
         save_png(rows / "photos" / f"{seed}.png", seed)
     (meta / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    with open(rows / "captions.csv", "w", newline="") as handle:  # one row per caption, commas quoted
+    # one row per caption, commas quoted
+    with open(rows / "captions.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "caption"])
         writer.writerows([f"{seed}.png", c] for seed, caps in enumerate(CAPTIONS) for c in caps)
@@ -66,15 +69,18 @@ def test_csv_columns_labels_and_split_folders(tmp_path: Path) -> None:
     for seed in range(3):
         save_png(tmp_path / ("train" if seed < 2 else "val") / f"{seed}.jpg.png", seed)
     (tmp_path / "labels.csv").write_text("split,file,breed,caption_template,weight\n"
-                                         "train,0.jpg.png,Abyssinian,\"a photo of an Abyssinian cat, sitting\",4.5\n"
+                                         "train,0.jpg.png,Abyssinian,"
+                                         "\"a photo of an Abyssinian cat, sitting\",4.5\n"
                                          "train,1.jpg.png,Bengal,a photo of a Bengal cat,3\n"
                                          "val,2.jpg.png,Bengal,,3\n"
                                          "train,missing.png,Bengal,a photo of a Bengal cat,3\n")
     source = open_source(tmp_path)
-    assert [e.captions for e in source.entries] == [["a photo of an Abyssinian cat, sitting"], ["a photo of a Bengal cat"]]
-    assert source.entries[0].extras == {"split": "train", "breed": "Abyssinian", "weight": 4.5, "label": "Abyssinian"}
-    assert sorted((s.name, s.reason) for s in source.skipped) == [("2.jpg.png", "no caption"),
-                                                                  ("missing.png", "caption with no image")]
+    assert [e.captions for e in source.entries] == [["a photo of an Abyssinian cat, sitting"],
+                                                    ["a photo of a Bengal cat"]]
+    assert source.entries[0].extras == {"split": "train", "breed": "Abyssinian", "weight": 4.5,
+                                        "label": "Abyssinian"}
+    assert sorted((s.name, s.reason) for s in source.skipped) == [
+        ("2.jpg.png", "no caption"), ("missing.png", "caption with no image")]
     custom = open_source(tmp_path, SourceOptions(caption_column="breed", label_column="split"))
     assert custom.entries[2].captions == ["Bengal"] and custom.entries[2].extras["label"] == "val"
     with pytest.raises(UserError, match="no column 'nope'"):
@@ -88,8 +94,10 @@ def test_class_folders_take_a_caption_template(tmp_path: Path) -> None:
     source = open_source(tmp_path, SourceOptions(caption_template="a photo of a {label}, outdoors"))
     assert source.format == "class-folders"
     assert [(e.captions, e.extras["label"]) for e in source.entries] == [
-        (["a photo of a golden retriever, outdoors"], "golden_retriever"), (["a photo of a tabby, outdoors"], "tabby")]
-    assert [(s.name, s.reason) for s in source.skipped] == [("tabby/notes.doc", "not an image file type (.doc)")]
+        (["a photo of a golden retriever, outdoors"], "golden_retriever"),
+        (["a photo of a tabby, outdoors"], "tabby")]
+    assert [(s.name, s.reason) for s in source.skipped] == [
+        ("tabby/notes.doc", "not an image file type (.doc)")]
     with pytest.raises(UserError, match="only use the field"):
         open_source(tmp_path, SourceOptions(caption_template="a {breed}"))
 
@@ -121,9 +129,11 @@ def test_exif_orientation_and_fit_policies() -> None:
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to view": a phone held upright
     upright = decode_image(encoded(image, "JPEG", exif=exif, quality=95), (10, 40), "stretch")
-    assert upright.shape == (40, 10, 3) and upright[:15].mean() > 200 and upright[25:].mean() < 50  # white on top
+    # white on top
+    assert upright.shape == (40, 10, 3) and upright[:15].mean() > 200 and upright[25:].mean() < 50
     pad = decode_image(encoded(image, "PNG"), (20, 20), "pad")
-    assert (pad[:7] == 0).all() and (pad[13:] == 0).all() and pad[8:12, :10].mean() > 200  # black bars, all in view
+    # black bars, all in view
+    assert (pad[:7] == 0).all() and (pad[13:] == 0).all() and pad[8:12, :10].mean() > 200
     crop = decode_image(encoded(image, "PNG"), (20, 20), "crop")
     assert crop[:, :9].mean() > 200 and crop[:, 11:].mean() < 50  # the centre square, no bars
     assert decode_image(encoded(image, "PNG"), (20, 20), "stretch").shape == (20, 20, 3)
@@ -138,7 +148,8 @@ def test_bad_images_raise_a_reason(tmp_path: Path) -> None:
     Image.new("1", (9500, 9500)).save(tmp_path / "bomb.png")  # 11 kB that decode to 90 megapixels
     with pytest.raises(BadImage, match="decompression bomb"):
         decode_image((tmp_path / "bomb.png").read_bytes(), SIZE)
-    png_named_jpg = encoded(Image.fromarray(pixels(1)), "PNG")  # a wrong extension alone is no problem
+    # a wrong extension alone is no problem
+    png_named_jpg = encoded(Image.fromarray(pixels(1)), "PNG")
     assert (decode_image(png_named_jpg, SIZE) == pixels(1)).all()
 
 

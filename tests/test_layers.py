@@ -1,8 +1,10 @@
-"""The import structure: packages and modules form layers that only import downward, with no circles.
+"""The import structure: packages and modules form layers that only import downward, with no
+circles.
 
 Each file of src/t2igan (and benchmarks/) is read with `ast`; its imports of t2igan become edges
 between "rooms": a top-level module (config, runs...) or a package (data, models...). A room may
-import only rooms on a lower layer; inside a package, modules must not import each other in a circle.
+import only rooms on a lower layer; inside a package, modules must not import each other in a
+circle.
 """
 
 import ast

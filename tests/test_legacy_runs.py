@@ -11,7 +11,8 @@ from PIL import Image
 from t2igan.cli import main
 
 LEGACY = Path(__file__).parent / "fixtures" / "legacy-runs"
-PROMPTS = ["--prompt", "a ginger cat lying on a blue rug", "--prompt", "a red pickup truck on a city street at night"]
+PROMPTS = ["--prompt", "a ginger cat lying on a blue rug",
+           "--prompt", "a red pickup truck on a city street at night"]
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -29,15 +30,17 @@ def assert_same_image(made: Path, expected: Path) -> None:
 def test_a_legacy_run_generates_the_same_images(model: str, tmp_path: Path) -> None:
     run = shutil.copytree(LEGACY / model, tmp_path / model)
     out = tmp_path / "made.png"
-    assert main(["generate", "--run", str(run), *PROMPTS, "--num", "3", "--seed", "7", "--out", str(out)]) == 0
+    assert main(["generate", "--run", str(run), *PROMPTS, "--num", "3", "--seed", "7",
+                 "--out", str(out)]) == 0
     assert_same_image(out, LEGACY / f"expected-{model}.png")
 
 
-def test_a_legacy_run_generates_the_same_images_from_raw_weights_with_truncation(tmp_path: Path) -> None:
+def test_a_legacy_run_generates_the_same_images_from_raw_weights_with_truncation(
+        tmp_path: Path) -> None:
     run = shutil.copytree(LEGACY / "gan-int-cls", tmp_path / "run")
     out = tmp_path / "made.png"
-    assert main(["generate", "--run", str(run), "--prompt", "a white cat", "--num", "2", "--seed", "3",
-                 "--no-ema", "--truncation", "0.5", "--out", str(out)]) == 0
+    assert main(["generate", "--run", str(run), "--prompt", "a white cat", "--num", "2",
+                 "--seed", "3", "--no-ema", "--truncation", "0.5", "--out", str(out)]) == 0
     assert_same_image(out, LEGACY / "expected-gan-int-cls-raw.png")
 
 

@@ -33,11 +33,13 @@ def test_frechet_distance_matches_the_closed_form_computed_with_scipy() -> None:
     mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
     s1, s2 = random_spd(8, rng), random_spd(8, rng)
     expected = (mu1 - mu2) @ (mu1 - mu2) + np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
-    assert frechet_distance(Gaussian(mu1, s1), Gaussian(mu2, s2)) == pytest.approx(expected, rel=1e-9)
+    assert (frechet_distance(Gaussian(mu1, s1), Gaussian(mu2, s2))
+            == pytest.approx(expected, rel=1e-9))
     # Diagonal covariances: the distance is sum((mu1 - mu2)^2 + (sqrt(v1) - sqrt(v2))^2), by hand.
     v1, v2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
     by_hand = 3.0 + ((np.sqrt(v1) - np.sqrt(v2)) ** 2).sum()
-    assert frechet_distance(Gaussian(np.zeros(3), np.diag(v1)), Gaussian(np.ones(3), np.diag(v2))) == pytest.approx(by_hand)
+    assert frechet_distance(Gaussian(np.zeros(3), np.diag(v1)),
+                            Gaussian(np.ones(3), np.diag(v2))) == pytest.approx(by_hand)
 
 
 def test_fid_kid_and_is_equal_torch_fidelity_given_the_same_features() -> None:
@@ -47,11 +49,12 @@ def test_fid_kid_and_is_equal_torch_fidelity_given_the_same_features() -> None:
 
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(300, 32, generator=g), torch.randn(250, 32, generator=g) * 1.5 + 0.3
-    theirs = fid_statistics_to_metric(fid_features_to_statistics(a), fid_features_to_statistics(b), False)
+    theirs = fid_statistics_to_metric(fid_features_to_statistics(a),
+                                      fid_features_to_statistics(b), False)
     assert fid(a, b) == pytest.approx(theirs["frechet_inception_distance"], rel=1e-6)
-    theirs = kid_features_to_metric(a, b, kid_subsets=20, kid_subset_size=100, rng_seed=7, verbose=False,
-                                    kid_kernel="poly", kid_kernel_poly_degree=3, kid_kernel_poly_gamma=None,
-                                    kid_kernel_poly_coef0=1)
+    theirs = kid_features_to_metric(a, b, kid_subsets=20, kid_subset_size=100, rng_seed=7,
+                                    verbose=False, kid_kernel="poly", kid_kernel_poly_degree=3,
+                                    kid_kernel_poly_gamma=None, kid_kernel_poly_coef0=1)
     ours = kid(a, b, subsets=20, subset_size=100, seed=7)
     assert ours["mean"] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-6)
     assert ours["std"] == pytest.approx(theirs["kernel_inception_distance_std"], rel=1e-6)
@@ -62,11 +65,13 @@ def test_fid_kid_and_is_equal_torch_fidelity_given_the_same_features() -> None:
     assert ours["std"] == pytest.approx(theirs["inception_score_std"], rel=1e-6)
 
 
-def test_inception_score_of_uniform_predictions_is_one_and_of_c_balanced_confident_classes_is_c() -> None:
+def test_inception_score_of_uniform_predictions_is_one_and_of_c_balanced_confident_classes_is_c(
+) -> None:
     assert inception_score(torch.zeros(100, 7))["mean"] == pytest.approx(1.0)
     classes = 5
     confident = torch.full((1000, classes), -30.0)
-    confident[torch.arange(1000), torch.arange(1000) % classes] = 30.0  # each image one class, all balanced
+    # each image one class, all balanced
+    confident[torch.arange(1000), torch.arange(1000) % classes] = 30.0
     assert inception_score(confident, splits=1)["mean"] == pytest.approx(classes, rel=1e-9)
     # Ten shuffled splits are balanced only roughly, so each scores a little under C.
     assert inception_score(confident, splits=10)["mean"] == pytest.approx(classes, rel=0.05)
@@ -93,7 +98,8 @@ def test_r_precision_is_one_for_a_perfect_encoder_and_one_in_a_hundred_for_a_ran
 def test_r_precision_never_counts_an_image_own_caption_as_a_mismatch() -> None:
     texts = torch.eye(4).repeat(25, 1)  # 100 images over 4 captions, each caption 25 times
     ids = torch.arange(4).repeat(25)
-    assert r_precision(texts, texts, ids, splits=5)["mean"] == 1.0  # duplicates of its caption are not rivals
+    # duplicates of its caption are not rivals
+    assert r_precision(texts, texts, ids, splits=5)["mean"] == 1.0
 
 
 def test_reference_cache_is_reused_only_for_the_very_same_record(tmp_path: Path) -> None:
@@ -103,12 +109,13 @@ def test_reference_cache_is_reused_only_for_the_very_same_record(tmp_path: Path)
         calls.append(1)
         return np.random.default_rng(len(calls)).normal(size=(20, 4))
 
-    record = {"data": "x", "fingerprint": "f1", "split": "val", "size": [64, 64], "fit": "crop", "count": 20,
-              "extractor": "tiny", "weights_sha256": "abc"}
+    record = {"data": "x", "fingerprint": "f1", "split": "val", "size": [64, 64], "fit": "crop",
+              "count": 20, "extractor": "tiny", "weights_sha256": "abc"}
     first = reference.reference_features(record, compute, tmp_path)
     again = reference.reference_features(dict(record), compute, tmp_path)
     assert len(calls) == 1 and np.array_equal(first, again)
-    for changed in ({"weights_sha256": "abd"}, {"count": 19}, {"size": [32, 32]}, {"fingerprint": "f2"}):
+    for changed in ({"weights_sha256": "abd"}, {"count": 19}, {"size": [32, 32]},
+                    {"fingerprint": "f2"}):
         reference.reference_features({**record, **changed}, compute, tmp_path)
     assert len(calls) == 5  # every other setting computed its own statistics
     meta = tmp_path / f"{reference.record_key(record)}.json"

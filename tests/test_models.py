@@ -33,7 +33,8 @@ def test_every_model_makes_every_size_it_states(model: str, size: tuple[int, int
     assert images.shape == (3, 3, height, width)
     assert images.min() >= -1 and images.max() <= 1  # tanh output: the model convention
     # Each objective runs both phases on these shapes and gives finite losses.
-    batch, noise = Batch(images.detach(), text, torch.tensor([0, 1, 4])), Noise(G.noise_dim, torch.Generator())
+    batch, noise = (Batch(images.detach(), text, torch.tensor([0, 1, 4])),
+                    Noise(G.noise_dim, torch.Generator()))
     objective = get_model(model).objective(cfg)
     assert torch.isfinite(objective.discriminator_loss(G, D, batch, noise)[0])
     assert torch.isfinite(objective.generator_loss(G, D, batch, noise)[0])
@@ -42,7 +43,8 @@ def test_every_model_makes_every_size_it_states(model: str, size: tuple[int, int
 def test_df_gan_grows_4_by_3_images_from_a_4_by_3_grid() -> None:
     G, D = get_model("df-gan").build(TEXT_DIM, small_config("df-gan", (512, 384)))
     assert G.grid[1:] == (3, 4)  # (height, width) of the first feature map
-    # D's head convolves its last grid whole: one logit per image only if that grid is 3 high, 4 wide
+    # D's head convolves its last grid whole: one logit per image only if that grid is 3 high,
+    # 4 wide
     assert D(torch.randn(2, 3, 384, 512), torch.randn(2, TEXT_DIM)).logits.shape == (2,)
 
 
@@ -57,7 +59,8 @@ def test_unsupported_size_names_the_sizes() -> None:
 
 def test_resolve_fills_the_models_paper_settings_and_keeps_given_ones() -> None:
     df = resolve(TrainConfig())
-    assert (df.model, df.lr, df.lr_d, df.beta1, df.beta2, df.ngf, df.image_size) == ("df-gan", 1e-4, 4e-4, 0.0, 0.9, 32, "64")
+    assert ((df.model, df.lr, df.lr_d, df.beta1, df.beta2, df.ngf, df.image_size)
+            == ("df-gan", 1e-4, 4e-4, 0.0, 0.9, 32, "64"))
     stack = resolve(TrainConfig(model="stackgan", lr=5e-4))
     assert (stack.lr, stack.lr_d, stack.ngf, stack.ndf, stack.beta1) == (5e-4, 5e-4, 128, 64, 0.5)
     assert resolve(TrainConfig(model="tac-gan")).label == "subject+color"
@@ -81,7 +84,8 @@ class NoiseGenerator:
         return torch.rand(len(text), 3, 32, 32) * 2 - 1
 
 
-def _plain_gan_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right: torch.Tensor) -> torch.Tensor:
+def _plain_gan_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
+                      fake_right: torch.Tensor) -> torch.Tensor:
     """The same loss with the mismatched-text term dropped: a control for the test below."""
     return F.softplus(-real_right).mean() + F.softplus(fake_right).mean()
 
@@ -96,7 +100,8 @@ def _text_gap_after_training(monkeypatch: pytest.MonkeyPatch, loss) -> float:
     real = palette[colors][:, :, None, None].expand(-1, -1, 32, 32).contiguous()
     text = F.one_hot(colors, 4).float()
     D = Discriminator(text_dim=4, image_size=32, ndf=8, text_code=8)
-    objective, noise = Objective(), Noise(NoiseGenerator.noise_dim, torch.Generator().manual_seed(0))
+    objective, noise = Objective(), Noise(NoiseGenerator.noise_dim,
+                                          torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
     for _ in range(100):
         loss, _ = objective.discriminator_loss(NoiseGenerator(), D, Batch(real, text), noise)
@@ -126,13 +131,16 @@ def test_ma_gp_flows_to_image_and_text_and_into_d() -> None:
     text = torch.randn(4, TEXT_DIM, requires_grad=True)
     logits = D(image, text).logits
     grad_image, grad_text = torch.autograd.grad(logits.sum(), (image, text), retain_graph=True)
-    assert grad_image.abs().sum() > 0 and grad_text.abs().sum() > 0  # D's output depends on both inputs
+    # D's output depends on both inputs
+    assert grad_image.abs().sum() > 0 and grad_text.abs().sum() > 0
     penalty = losses.matching_aware_gradient_penalty(logits, image, text, k=2.0, p=6.0)
     norm = (grad_image.flatten(1).square().sum(1) + grad_text.square().sum(1)).sqrt()
-    assert torch.allclose(penalty, 2.0 * norm.pow(6).mean())  # one norm over image and text together
+    # one norm over image and text together
+    assert torch.allclose(penalty, 2.0 * norm.pow(6).mean())
     penalty.backward()
     grads = [p.grad for p in D.parameters() if p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    assert (grads and all(torch.isfinite(g).all() for g in grads)
+            and sum(g.abs().sum() for g in grads) > 0)
 
 
 def test_ca_kl_term_matches_the_closed_form() -> None:
@@ -141,7 +149,8 @@ def test_ca_kl_term_matches_the_closed_form() -> None:
     expected = torch.distributions.kl_divergence(torch.distributions.Normal(mu, sigma),
                                                  torch.distributions.Normal(0.0, 1.0)).mean()
     assert torch.allclose(losses.kl_to_standard_normal(mu, logvar), expected, atol=1e-6)
-    assert losses.kl_to_standard_normal(torch.zeros(2, 3), torch.zeros(2, 3)) == 0  # N(0, I) itself
+    # N(0, I) itself
+    assert losses.kl_to_standard_normal(torch.zeros(2, 3), torch.zeros(2, 3)) == 0
 
 
 def test_d2d_ce_is_lower_for_the_right_class() -> None:
@@ -164,7 +173,8 @@ def test_d2d_ce_ignores_same_class_pairs_as_negatives() -> None:
 
 
 def test_hinge_losses() -> None:
-    assert losses.hinge_d_loss(torch.full((3,), 2.0), torch.full((3,), -2.0), torch.full((3,), -2.0)) == 0
+    assert losses.hinge_d_loss(torch.full((3,), 2.0), torch.full((3,), -2.0),
+                               torch.full((3,), -2.0)) == 0
     assert losses.hinge_d_loss(torch.zeros(3), torch.zeros(3), torch.zeros(3)) == 2
     assert losses.hinge_g_loss(torch.tensor([1.0, 3.0])) == -2
 
@@ -174,12 +184,15 @@ def test_stackgan_stage2_keeps_stage1_frozen_and_in_eval_mode() -> None:
     G, _ = get_model("stackgan").build(TEXT_DIM, cfg)
     G.train()
     assert not G.stage1.training and not any(p.requires_grad for p in G.stage1.parameters())
-    assert G.noise_dim == G.stage1.noise_dim + cfg.text_code  # image noise + both stages' CA epsilon
+    # image noise + both stages' CA epsilon
+    assert G.noise_dim == G.stage1.noise_dim + cfg.text_code
 
 
 def test_stage2_d_loss_weights_real_terms_by_half_and_fake_terms_by_a_third() -> None:
     zero = torch.zeros(4)
     log2 = torch.log(torch.tensor(2.0))  # softplus(0)
-    assert torch.allclose(losses.matching_aware_d_loss_with_unconditional(zero, zero, zero, zero, zero), 2 * log2)
-    confident = losses.matching_aware_d_loss_with_unconditional(zero + 9, zero + 9, zero - 9, zero - 9, zero - 9)
+    assert torch.allclose(
+        losses.matching_aware_d_loss_with_unconditional(zero, zero, zero, zero, zero), 2 * log2)
+    confident = losses.matching_aware_d_loss_with_unconditional(zero + 9, zero + 9, zero - 9,
+                                                                zero - 9, zero - 9)
     assert confident < 1e-3

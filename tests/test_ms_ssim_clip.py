@@ -1,4 +1,5 @@
-"""MS-SSIM diversity (AC-GAN / TAC-GAN) and the CLIP score from a local folder (a tiny random CLIP)."""
+"""MS-SSIM diversity (AC-GAN / TAC-GAN) and the CLIP score from a local folder (a tiny random
+CLIP)."""
 
 from __future__ import annotations
 
@@ -20,27 +21,31 @@ from t2igan.metrics.ms_ssim import _draw_pairs, ms_ssim, ms_ssim_diversity, ssim
 
 def noise(n: int, h: int = 64, w: int = 64, seed: int = 0) -> torch.Tensor:
     """uint8 (n, 3, h, w) uniform noise."""
-    return torch.randint(0, 256, (n, 3, h, w), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+    return torch.randint(0, 256, (n, 3, h, w), generator=torch.Generator().manual_seed(seed),
+                         dtype=torch.uint8)
 
 
 def smooth(n: int, h: int = 64, w: int = 64, seed: int = 0) -> torch.Tensor:
     """uint8 (n, 3, h, w) blurred noise: image-like structure at every MS-SSIM scale."""
-    x = F.interpolate(noise(n, h // 8, w // 8, seed).double(), size=(h, w), mode="bicubic", align_corners=False)
+    x = F.interpolate(noise(n, h // 8, w // 8, seed).double(), size=(h, w), mode="bicubic",
+                      align_corners=False)
     return x.clamp(0, 255).round().to(torch.uint8)
 
 
 def perturb(images: torch.Tensor, strength: float, seed: int = 1) -> torch.Tensor:
     """images plus Gaussian noise of standard deviation `strength` (in 0..255 units)."""
-    noisy = images + strength * torch.randn(images.shape, generator=torch.Generator().manual_seed(seed))
+    noisy = images + strength * torch.randn(images.shape,
+                                            generator=torch.Generator().manual_seed(seed))
     return noisy.clamp(0, 255).round().to(torch.uint8)
 
 
-# --- MS-SSIM ---------------------------------------------------------------------------------------
+# --- MS-SSIM --------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("h, w", [(64, 64), (256, 256), (48, 64)])
 def test_ms_ssim_of_an_image_with_itself_is_one(h: int, w: int) -> None:
     a = smooth(1, h, w)
-    assert torch.allclose(ms_ssim(a, a.clone()), torch.ones(1, dtype=torch.float64), rtol=0, atol=1e-9)
+    assert torch.allclose(ms_ssim(a, a.clone()), torch.ones(1, dtype=torch.float64),
+                          rtol=0, atol=1e-9)
 
 
 def test_ms_ssim_is_symmetric_and_batch_independent() -> None:
@@ -68,7 +73,8 @@ def test_unrelated_images_score_near_zero() -> None:
 
 
 def slow_ssim(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Plain SSIM and cs of two float (3, H, W) images: 11x11 Gaussian (sigma 1.5), every valid window."""
+    """Plain SSIM and cs of two float (3, H, W) images: 11x11 Gaussian (sigma 1.5), every valid
+    window."""
     x = np.arange(11) - 5.0
     g = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * 1.5**2))
     g /= g.sum()
@@ -79,7 +85,8 @@ def slow_ssim(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
             pa, pb = a[:, i:i + 11, j:j + 11], b[:, i:i + 11, j:j + 11]  # (3, 11, 11) windows
             ma, mb = (pa * g).sum((1, 2)), (pb * g).sum((1, 2))  # (3,) local means
             da, db = pa - ma[:, None, None], pb - mb[:, None, None]
-            va, vb, cov = (g * da * da).sum((1, 2)), (g * db * db).sum((1, 2)), (g * da * db).sum((1, 2))
+            va, vb, cov = ((g * da * da).sum((1, 2)), (g * db * db).sum((1, 2)),
+                           (g * da * db).sum((1, 2)))
             c = (2 * cov + c2) / (va + vb + c2)
             cs.append(c)
             ssim.append((2 * ma * mb + c1) / (ma**2 + mb**2 + c1) * c)
@@ -103,7 +110,7 @@ def test_ms_ssim_rejects_float_or_mismatched_images() -> None:
         ms_ssim(noise(1, 32, 32), noise(1, 32, 48))
 
 
-# --- diversity -------------------------------------------------------------------------------------
+# --- diversity ------------------------------------------------------------------------------------
 
 def test_diversity_of_identical_images_is_one_and_of_noise_is_small() -> None:
     same = smooth(1).expand(6, -1, -1, -1).contiguous()
@@ -126,7 +133,8 @@ def test_pairs_are_distinct_images_of_one_group_and_singletons_are_skipped() -> 
 def test_diversity_is_deterministic_by_seed() -> None:
     groups = torch.arange(12) // 4
     images = torch.cat([smooth(6, seed=1), noise(6, seed=2)])
-    assert ms_ssim_diversity(images, groups, pairs=30, seed=4) == ms_ssim_diversity(images, groups, pairs=30, seed=4)
+    assert (ms_ssim_diversity(images, groups, pairs=30, seed=4)
+            == ms_ssim_diversity(images, groups, pairs=30, seed=4))
     a, b = _draw_pairs(groups, 30, seed=4), _draw_pairs(groups, 30, seed=5)
     assert not (torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]))
 
@@ -136,11 +144,12 @@ def test_diversity_without_a_group_of_two_is_a_clear_error() -> None:
         ms_ssim_diversity(noise(3), torch.arange(3))
 
 
-# --- CLIP score ------------------------------------------------------------------------------------
+# --- CLIP score -----------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random CLIP (32 px images, 16 text positions) saved as CLIPModel + CLIPProcessor do."""
+    """A tiny random CLIP (32 px images, 16 text positions) saved as CLIPModel + CLIPProcessor
+    do."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
 
     folder = tmp_path_factory.mktemp("tiny-clip")
@@ -148,7 +157,8 @@ def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # enough for CLIPTokenizer, which reads vocab.json and merges.txt offline.
     letters = "abcdefghijklmnopqrstuvwxyz"
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    vocab.update({token: i + 2 for i, token in enumerate(list(letters) + [c + "</w>" for c in letters])})
+    vocab.update({token: i + 2
+                  for i, token in enumerate(list(letters) + [c + "</w>" for c in letters])})
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n")
     tokenizer = CLIPTokenizer.from_pretrained(folder, local_files_only=True)
@@ -163,17 +173,21 @@ def clip_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-CAPTIONS = ["a red bird", "a small blue bird on a branch", "yellow", "zz", "the bird " * 20]  # the last is cut
+CAPTIONS = ["a red bird", "a small blue bird on a branch", "yellow", "zz",
+            "the bird " * 20]  # the last is cut
 
 
-def test_clip_score_is_in_range_deterministic_and_offline(clip_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(socket.socket, "connect", lambda *a: pytest.fail("the CLIP score touched the network"))
+def test_clip_score_is_in_range_deterministic_and_offline(clip_dir: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect",
+                        lambda *a: pytest.fail("the CLIP score touched the network"))
     scorer = load_clip(clip_dir)
     images = smooth(5, 48, 40)
     result = scorer.score(images, CAPTIONS, batch=2)
     assert result["count"] == 5 and 0 <= result["mean"] <= 100 and result["std"] >= 0
     assert scorer.score(images, CAPTIONS) == pytest.approx(result, abs=1e-5)
-    assert load_clip(str(clip_dir)).score(images, CAPTIONS, batch=3) == pytest.approx(result, abs=1e-5)
+    assert (load_clip(str(clip_dir)).score(images, CAPTIONS, batch=3)
+            == pytest.approx(result, abs=1e-5))
 
 
 def test_clip_score_is_100_times_the_clamped_cosine(clip_dir: Path) -> None:
@@ -182,16 +196,19 @@ def test_clip_score_is_100_times_the_clamped_cosine(clip_dir: Path) -> None:
     model = CLIPModel.from_pretrained(clip_dir, local_files_only=True).eval()
     processor = CLIPProcessor.from_pretrained(clip_dir, local_files_only=True)
     scorer, images = load_clip(clip_dir), smooth(4, 40, 40, seed=7)
-    captions = ["a red bird", "yellow", "zz", "blue bird"]  # within the 16 positions: nothing to cut
+    # within the 16 positions: nothing to cut
+    captions = ["a red bird", "yellow", "zz", "blue bird"]
     with torch.no_grad():
         pixels = processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]
         text = processor.tokenizer(captions, padding=True, return_tensors="pt")
-        image_out, text_out = model.get_image_features(pixel_values=pixels), model.get_text_features(**text)
+        image_out, text_out = (model.get_image_features(pixel_values=pixels),
+                               model.get_text_features(**text))
     image_emb = getattr(image_out, "pooler_output", image_out)  # a tensor in transformers 4
     text_emb = getattr(text_out, "pooler_output", text_out)
     direct = 100 * F.cosine_similarity(image_emb, text_emb).clamp_min(0)  # (4,)
     for i in range(4):
-        assert scorer.score(images[i:i + 1], [captions[i]])["mean"] == pytest.approx(direct[i].item(), abs=1e-4)
+        assert (scorer.score(images[i:i + 1], [captions[i]])["mean"]
+                == pytest.approx(direct[i].item(), abs=1e-4))
     assert scorer.score(images, captions)["mean"] == pytest.approx(direct.mean().item(), abs=1e-4)
 
 
@@ -220,13 +237,14 @@ def test_clip_folder_errors_are_user_errors(clip_dir: Path, tmp_path: Path) -> N
     assert "\n" not in str(error.value)  # one line on stderr
 
 
-def test_evaluate_reports_the_clip_score_with_the_folder_it_used(clip_dir: Path, tmp_path: Path) -> None:
+def test_evaluate_reports_the_clip_score_with_the_folder_it_used(clip_dir: Path,
+                                                                 tmp_path: Path) -> None:
     from conftest import TINY
     from t2igan.cli import main
 
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), *TINY, "--steps", "2"]) == 0
-    assert main(["evaluate", "--run", str(run), "--metrics", "clip-score", "--clip-model", str(clip_dir),
-                 "--num-samples", "10"]) == 0
+    assert main(["evaluate", "--run", str(run), "--metrics", "clip-score",
+                 "--clip-model", str(clip_dir), "--num-samples", "10"]) == 0
     result = json.loads((run / "eval.json").read_text())["metrics"]["clip-score"]
     assert 0 <= result["value"] <= 100 and str(clip_dir) in result["protocol"]

@@ -34,7 +34,8 @@ def test_train_help_lists_the_settings_by_group() -> None:
 
 
 def test_flags_are_typed_from_the_annotations() -> None:
-    args = build_parser().parse_args(["train", "--out", "r", "--max-minutes", "0.5", "--nz", "7", "--lr", "1e-3"])
+    args = build_parser().parse_args(["train", "--out", "r", "--max-minutes", "0.5", "--nz", "7",
+                                      "--lr", "1e-3"])
     assert (args.max_minutes, args.nz, args.lr) == (0.5, 7, 1e-3)
     assert not hasattr(args, "steps")  # flags not given stay out, so a config file's values survive
 
@@ -56,20 +57,23 @@ def test_bad_values_are_one_line_errors_wherever_they_come_from(values: dict, me
         merge(TrainConfig(), values)
 
 
-def test_a_config_file_with_a_wrong_value_fails_before_any_work(tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture) -> None:
+def test_a_config_file_with_a_wrong_value_fails_before_any_work(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"model": "gan-int-cls", "ngf": "sixteen"}))
     assert main(["train", "--out", str(tmp_path / "run"), "--config", str(config)]) == 2
-    assert capsys.readouterr().err.strip() == "t2igan: error: --ngf must be a number (got 'sixteen')"
+    assert (capsys.readouterr().err.strip()
+            == "t2igan: error: --ngf must be a number (got 'sixteen')")
     assert not (tmp_path / "run").exists()
 
 
 def test_a_flag_overrides_the_config_file_which_overrides_the_defaults(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"steps": 3, "lr": 1e-3}))
-    args = build_parser().parse_args(["train", "--out", "r", "--config", str(config), "--lr", "5e-4"])
-    cfg = merge(merge(TrainConfig(), json.loads(config.read_text())), settings.given(args, TrainConfig))
+    args = build_parser().parse_args(["train", "--out", "r", "--config", str(config),
+                                      "--lr", "5e-4"])
+    cfg = merge(merge(TrainConfig(), json.loads(config.read_text())),
+                settings.given(args, TrainConfig))
     assert (cfg.steps, cfg.lr, cfg.batch_size) == (3, 5e-4, 64)
 
 

@@ -15,14 +15,17 @@ from t2igan.data.dataset import CaptionedImages
 from t2igan.data.sources import open_source
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is absent (not part of a fresh checkout)")
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
+                                  reason=f"{SHARED} is absent (not part of a fresh checkout)")
 
 # folder -> (format detected, images, first caption, label of the first image)
 EXPECTED = {
-    "stanford-cars-128x96": ("csv", 6184, "a photo of a 2012 Audi TTS Coupe", "Audi TTS Coupe 2012"),
+    "stanford-cars-128x96": ("csv", 6184, "a photo of a 2012 Audi TTS Coupe",
+                             "Audi TTS Coupe 2012"),
     "cat-breeds": ("csv", 800, "a photo of an Abyssinian cat", "Abyssinian"),
     "coco-mini": ("csv", 239, "a family is sitting down at a table to have cake", None),
-    "flickr8k-1000": ("csv", 1000, "A child in a pink dress is climbing up a set of stairs in an entry way .", None),
+    "flickr8k-1000": ("csv", 1000, "A child in a pink dress is climbing up a set of stairs "
+                      "in an entry way .", None),
     "petimages-cats-128": ("class-folders", 11499, "a photo of a Cat", "Cat"),
     "dreambooth-cats": ("class-folders", 10, "a photo of a cat", "cat"),
 }
@@ -34,7 +37,8 @@ def test_every_shared_layout_is_read_as_it_is(name: str) -> None:
     fmt, count, caption, label = EXPECTED[name]
     source = open_source(SHARED / name)
     assert (source.format, len(source.entries), source.skipped) == (fmt, count, [])
-    assert source.entries[0].captions[0] == caption and source.entries[0].extras.get("label") == label
+    assert (source.entries[0].captions[0] == caption
+            and source.entries[0].extras.get("label") == label)
     image, captions, _ = CaptionedImages(source, (64, 48))[0]
     assert image.shape == (3, 48, 64) and captions[0] == caption
 
@@ -45,6 +49,7 @@ def test_train_on_cars_then_generate_from_a_typed_sentence(tmp_path: Path) -> No
     assert main(["train", "--data", str(SHARED / "stanford-cars-128x96"), "--out", str(run), *TINY,
                  "--steps", "2", "--fit", "pad", "--augment", "color,translation"]) == 0
     out = tmp_path / "f150.png"
-    assert main(["generate", "--run", str(run), "--prompt", "a photo of a 2012 Ford F-150 Regular Cab",
-                 "--num", "4", "--out", str(out)]) == 0
+    assert main(["generate", "--run", str(run),
+                 "--prompt", "a photo of a 2012 Ford F-150 Regular Cab", "--num", "4",
+                 "--out", str(out)]) == 0
     assert out.stat().st_size > 0

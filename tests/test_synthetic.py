@@ -1,4 +1,5 @@
-"""The procedural cat/car dataset: determinism, splits, shapes, captions that match their pictures."""
+"""The procedural cat/car dataset: determinism, splits, shapes, captions that match their
+pictures."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from t2igan.data.synthetic import (
 )
 
 CATEGORICAL = tuple(ATTRIBUTES)
-CAT = dict(subject="cat", color="grey", pattern="plain", eyes="green", pose="sitting", setting="grass",
-           time="day", facing="right")
-CAR = dict(subject="car", color="red", car_type="sedan", setting="city street", time="day", facing="right")
+CAT = dict(subject="cat", color="grey", pattern="plain", eyes="green", pose="sitting",
+           setting="grass", time="day", facing="right")
+CAR = dict(subject="car", color="red", car_type="sedan", setting="city street", time="day",
+           facing="right")
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +121,8 @@ def test_every_value_occurs(scenes) -> None:
     assert not missing
     for attrs, _ in scenes:
         allowed = set(SUBJECT_ATTRIBUTES[attrs["subject"]]) | {"subject", "time", "facing"}
-        assert set(attrs) & set(ATTRIBUTES) == allowed | ({"rug_color"} if attrs["setting"] == "rug" else set())
+        assert set(attrs) & set(ATTRIBUTES) == allowed | (
+            {"rug_color"} if attrs["setting"] == "rug" else set())
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -147,7 +150,8 @@ def test_every_value_occurs(scenes) -> None:
     ("a cat with black stripes", {"subject": "cat", "pattern": "striped"}),
     ("a white car with black wheels driving left down the street",
      {"subject": "car", "color": "white", "facing": "left", "setting": "city street"}),
-    ("an orange kitten whose eyes are amber", {"subject": "cat", "color": "orange", "eyes": "yellow"}),
+    ("an orange kitten whose eyes are amber", {"subject": "cat", "color": "orange",
+                                               "eyes": "yellow"}),
     ("a dog on a sofa", {"setting": "sofa"}),
 ])
 def test_parse_free_text(text: str, expected: dict) -> None:
@@ -156,7 +160,8 @@ def test_parse_free_text(text: str, expected: dict) -> None:
 
 @pytest.mark.parametrize("base, palette", [(CAT, CAT_COLORS), (CAR, CAR_COLORS),
                                            (dict(CAT, time="night", pose="lying"), CAT_COLORS),
-                                           (dict(CAR, time="night", car_type="sports car"), CAR_COLORS)])
+                                           (dict(CAR, time="night", car_type="sports car"),
+                                            CAR_COLORS)])
 def test_subject_colour_is_its_named_colour(base: dict, palette: dict) -> None:
     """Among the pixels that the colour attribute changes, most are nearest to the named colour."""
     images = {v: render(dict(base, color=v)).astype(np.float32) for v in palette}
@@ -179,7 +184,8 @@ def test_each_attribute_visibly_changes_the_picture(base: dict, key: str) -> Non
     for i in range(len(images)):
         for j in range(i):
             changed = (np.abs(images[i] - images[j]).sum(-1) > 60).sum()
-            assert changed >= 20, (key, values[i], values[j], changed)  # at least ~20 of 4096 pixels
+            # at least ~20 of 4096 pixels
+            assert changed >= 20, (key, values[i], values[j], changed)
 
 
 def test_facing_mirrors_the_scene() -> None:

@@ -55,11 +55,13 @@ def test_the_store_is_read_once_per_process_and_keeps_what_other_processes_added
     embed_texts(["a van"], encoder, store_dir=tmp_path)  # this process saves again...
     monkeypatch.setattr(module, "_STORES", {})  # ... and a new process reads the file
     embed_texts(["a cat", "a dog", "a van"], encoder, store_dir=tmp_path)
-    assert encoder.seen == ["a cat", "a van"]  # nothing was lost: the dog came from the other process
+    # nothing was lost: the dog came from the other process
+    assert encoder.seen == ["a cat", "a van"]
 
 
 def test_pretrained_encoder_reads_free_text_offline() -> None:
-    vectors = embed_texts(["a ginger cat lying on a blue rug", "an orange kitten lying on a blue carpet",
+    vectors = embed_texts(["a ginger cat lying on a blue rug",
+                           "an orange kitten lying on a blue carpet",
                            "a red pickup truck on a street at night"])
     assert vectors.shape == (3, 384)
     # Unit RMS per element: the scale of the noise the vectors join in G (norm sqrt(384)).
@@ -70,13 +72,15 @@ def test_pretrained_encoder_reads_free_text_offline() -> None:
 
 def test_captioned_folder_round_trips(tmp_path: Path) -> None:
     source = SyntheticCaptions("train", (48, 32), seed=3, length=5)
-    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--num", "5", "--size", "48x32", "--seed", "3"]) == 0
+    assert main(["data", "synth", "--out", str(tmp_path / "d"), "--num", "5", "--size", "48x32",
+                 "--seed", "3"]) == 0
     folder = CaptionedImages(open_source(tmp_path / "d"), (48, 32))
     assert len(folder) == 5
     for i in range(5):
         image, captions, attributes = folder[i]
         expected_image, expected_captions, expected_attributes = source[i]
-        assert torch.equal(image, expected_image)  # PNG is lossless and the size matches: exact pixels
+        # PNG is lossless and the size matches: exact pixels
+        assert torch.equal(image, expected_image)
         assert captions == expected_captions
         assert attributes["color"] == expected_attributes["color"]
     lines = (tmp_path / "d" / "captions.jsonl").read_text().splitlines()
@@ -90,7 +94,9 @@ def test_captioned_folder_resizes_and_reports_bad_manifest_lines(tmp_path: Path)
     image, _, _ = CaptionedImages(source, (32, 24))[0]
     assert image.shape == (3, 24, 32) and image.dtype == torch.uint8
     manifest = tmp_path / "d" / "captions.jsonl"
-    manifest.write_text('{"file": "images/000000.png"}\n' + manifest.read_text().splitlines()[1] + "\n")
+    manifest.write_text('{"file": "images/000000.png"}\n'
+                        + manifest.read_text().splitlines()[1] + "\n")
     source = open_source(tmp_path / "d")
     assert len(source.entries) == 1
-    assert source.skipped[0].name == "captions.jsonl line 1" and "bad manifest line" in source.skipped[0].reason
+    assert (source.skipped[0].name == "captions.jsonl line 1"
+            and "bad manifest line" in source.skipped[0].reason)

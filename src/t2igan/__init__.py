@@ -3,8 +3,10 @@
 Layers, each importing only from those below it (tests/test_layers.py holds the code to this):
 
     cli, demo                      the commands
-    training/                      the loops: GAN training, evaluation during training, DAMSM pretraining
-    evaluate                       `t2igan evaluate`: generate from the real split's captions, score, report
+    training/                      the loops: GAN training, evaluation during training,
+                                   DAMSM pretraining
+    evaluate                       `t2igan evaluate`: generate from the real split's captions,
+                                   score, report
     sampling                       load a run's generator, turn text into images
     models/, metrics/              the zoo (contract in models/base.py); the field's metrics
     runs                           run folders: config.json, checkpoints, which weights sample

@@ -37,7 +37,8 @@ def translation(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.125) -> 
     max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
     dy = (_rand(x, rng).float() * (2 * max_dy + 1)).long() - max_dy  # (B,) in [-max, max]
     dx = (_rand(x, rng).float() * (2 * max_dx + 1)).long() - max_dx
-    rows = (torch.arange(h, device=x.device)[None] + dy[:, None] + 1).clamp(0, h + 1)  # (B, H) in the padded map
+    # (B, H) in the padded map
+    rows = (torch.arange(h, device=x.device)[None] + dy[:, None] + 1).clamp(0, h + 1)
     cols = (torch.arange(w, device=x.device)[None] + dx[:, None] + 1).clamp(0, w + 1)  # (B, W)
     padded = F.pad(x, (1, 1, 1, 1))  # the one-pixel zero border is what clamped indices read
     batch = torch.arange(b, device=x.device)[:, None, None]
@@ -48,7 +49,8 @@ def cutout(x: torch.Tensor, rng: torch.Generator, ratio: float = 0.5) -> torch.T
     """Zero a square of ratio * side at a random centre of each image."""
     _, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    cy = (_rand(x, rng).float() * (h + 1 - ch % 2)).long()[:, None]  # (B, 1) centre, as in the paper's code
+    # (B, 1) centre, as in the paper's code
+    cy = (_rand(x, rng).float() * (h + 1 - ch % 2)).long()[:, None]
     cx = (_rand(x, rng).float() * (w + 1 - cw % 2)).long()[:, None]
     ys = torch.arange(h, device=x.device)[None]  # (1, H)
     xs = torch.arange(w, device=x.device)[None]

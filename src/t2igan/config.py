@@ -28,7 +28,8 @@ def parse_size(text: str | int) -> tuple[int, int]:
     """'64' -> (64, 64); '512x384' -> (512, 384) as (width, height)."""
     parts = str(text).lower().split("x")
     try:
-        width, height = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+        width, height = ((int(parts[0]), int(parts[0])) if len(parts) == 1
+                         else (int(parts[0]), int(parts[1])))
     except ValueError:
         raise UserError(f"image size {text!r} is not S or WxH (e.g. 64 or 512x384)") from None
     if len(parts) > 2 or width < 8 or height < 8:
@@ -50,13 +51,13 @@ def _augment(text: str) -> str | None:
 class DataSettings(SourceOptions):
     """Which images and captions, and how they are read (the SourceOptions flags, plus these)."""
 
-    data: str = setting("synthetic", "'synthetic' (procedural captioned cats and cars), a cache from `t2igan data "
-                        "prepare`, or a dataset folder or manifest in any format (README: 'Your own data')",
-                        group="data")
-    fit: str = setting("crop", "how images take the training size: crop (centre, no distortion), pad (black bars, "
-                       "all in view) or stretch", group="data", choices=FITS)
-    num_images: int = setting(10_000, "training images: rendered (synthetic) or read at most (folder)",
-                              group="data", check=at_least(1))
+    data: str = setting("synthetic", "'synthetic' (procedural captioned cats and cars), a cache "
+                        "from `t2igan data prepare`, or a dataset folder or manifest in any "
+                        "format (README: 'Your own data')", group="data")
+    fit: str = setting("crop", "how images take the training size: crop (centre, no distortion), "
+                       "pad (black bars, all in view) or stretch", group="data", choices=FITS)
+    num_images: int = setting(10_000, "training images: rendered (synthetic) or read at most "
+                              "(folder)", group="data", check=at_least(1))
 
 
 @dataclass
@@ -64,72 +65,88 @@ class TrainConfig(DataSettings):
     """Every setting of a training run (`t2igan train --help` lists them by group)."""
 
     # -- the model: None is the model's paper setting (`t2igan models`) --------------------------
-    model: str = setting("df-gan", "method to train; `t2igan models` lists them with their sizes", group="model")
-    image_size: str | None = setting(None, "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; StackGAN stage II: "
-                                     "256)", group="model", check=_size)
-    nz: int | None = setting(None, "noise dimensions (default: 100)", group="model", check=at_least(1))
-    ngf: int | None = setting(None, "G's width: the filters of its last layer (DF-GAN 32, GAN-INT-CLS and TAC-GAN "
-                              "64) or StackGAN's GF_DIM (128); coarser layers have up to 8x as many",
-                              group="model", check=at_least(1))
-    ndf: int | None = setting(None, "D's first-layer filters (DF-GAN 32, others 64); deeper layers have up to 8x "
-                              "as many", group="model", check=at_least(1))
-    text_code: int | None = setting(None, "size of the code the sentence vector becomes: GAN-INT-CLS 128, TAC-GAN "
-                                    "256, StackGAN's CA 128 (DF-GAN uses the sentence vector itself)",
-                                    group="model", check=at_least(1))
-    text_encoder: str = setting("minilm", "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained and frozen)",
-                                group="model", choices=list(ENCODERS))
-    stage: int = setting(1, "StackGAN's stage: 1 (64 px) or 2 (256 px on top of a frozen stage-I run)",
-                         group="model", choices=[1, 2])
-    stage1_run: str | None = setting(None, "StackGAN stage 2: the run folder of the trained stage I", group="model")
-    label: str | None = setting(None, "TAC-GAN's class per image: attribute names joined by + (synthetic: "
-                                "subject+color; folders: label)", group="model")
-    aux_loss: str = setting("ac", "TAC-GAN's class loss: ac (AC-GAN cross-entropy) or d2d-ce (ReACGAN)",
-                            group="model", choices=["ac", "d2d-ce"])
+    model: str = setting("df-gan", "method to train; `t2igan models` lists them with their sizes",
+                         group="model")
+    image_size: str | None = setting(None, "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; "
+                                     "StackGAN stage II: 256)", group="model", check=_size)
+    nz: int | None = setting(None, "noise dimensions (default: 100)",
+                             group="model", check=at_least(1))
+    ngf: int | None = setting(None, "G's width: the filters of its last layer (DF-GAN 32, "
+                              "GAN-INT-CLS and TAC-GAN 64) or StackGAN's GF_DIM (128); coarser "
+                              "layers have up to 8x as many", group="model", check=at_least(1))
+    ndf: int | None = setting(None, "D's first-layer filters (DF-GAN 32, others 64); deeper "
+                              "layers have up to 8x as many", group="model", check=at_least(1))
+    text_code: int | None = setting(None, "size of the code the sentence vector becomes: "
+                                    "GAN-INT-CLS 128, TAC-GAN 256, StackGAN's CA 128 (DF-GAN uses "
+                                    "the sentence vector itself)", group="model", check=at_least(1))
+    text_encoder: str = setting("minilm", "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained "
+                                "and frozen)", group="model", choices=list(ENCODERS))
+    stage: int = setting(1, "StackGAN's stage: 1 (64 px) or 2 (256 px on top of a frozen stage-I "
+                         "run)", group="model", choices=[1, 2])
+    stage1_run: str | None = setting(None, "StackGAN stage 2: the run folder of the trained "
+                                     "stage I", group="model")
+    label: str | None = setting(None, "TAC-GAN's class per image: attribute names joined by + "
+                                "(synthetic: subject+color; folders: label)", group="model")
+    aux_loss: str = setting("ac", "TAC-GAN's class loss: ac (AC-GAN cross-entropy) or d2d-ce "
+                            "(ReACGAN)", group="model", choices=["ac", "d2d-ce"])
 
     # -- optimisation ---------------------------------------------------------------------------
-    steps: int = setting(10_000, "stop after this many steps (one D and one G update each)", group="optimisation",
-                         check=at_least(1))
-    max_minutes: float | None = setting(None, "also stop after this many minutes of training, whichever comes "
-                                        "first", group="optimisation", check=positive)
-    batch_size: int = setting(64, "images per step (at least 2: mismatched captions come from other images in "
-                              "the batch)", group="optimisation", check=at_least(2))
-    lr: float | None = setting(None, "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)", group="optimisation",
-                               check=positive)
+    steps: int = setting(10_000, "stop after this many steps (one D and one G update each)",
+                         group="optimisation", check=at_least(1))
+    max_minutes: float | None = setting(None, "also stop after this many minutes of training, "
+                                        "whichever comes first",
+                                        group="optimisation", check=positive)
+    batch_size: int = setting(64, "images per step (at least 2: mismatched captions come from "
+                              "other images in the batch)", group="optimisation", check=at_least(2))
+    lr: float | None = setting(None, "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)",
+                               group="optimisation", check=positive)
     lr_d: float | None = setting(None, "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
                                  group="optimisation", check=positive)
-    beta1: float | None = setting(None, "Adam beta1 (DF-GAN: 0.0; others: 0.5)", group="optimisation",
-                                  check=fraction)
-    beta2: float | None = setting(None, "Adam beta2 (DF-GAN: 0.9; others: 0.999)", group="optimisation",
-                                  check=fraction)
-    ema_decay: float = setting(0.999, "decay of the moving average of G's weights that samples and is evaluated; "
-                               "0 turns it off", group="optimisation", check=fraction)
-    mode_seeking: float = setting(0.0, "weight of MSGAN's mode-seeking term (Mao et al. 2019) in G's loss: against "
-                                  "a G that ignores its noise and makes one image per caption; 1 is the paper's; "
-                                  "0 turns it off", group="optimisation", check=at_least(0))
-    augment: str = setting("none", "DiffAugment of D's inputs for small datasets: none, or a comma list of color, "
-                           "translation, cutout", group="optimisation", check=_augment)
-    seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run", group="optimisation")
-    precision: str = setting("fp32", "fp32, or bf16 autocast (fast on GPUs and CPUs with native bf16; slow "
-                             "emulation on others)", group="optimisation", choices=["fp32", "bf16"])
-    device: str = setting("auto", "auto (CUDA if present), cpu, cuda or cuda:N", group="optimisation")
+    beta1: float | None = setting(None, "Adam beta1 (DF-GAN: 0.0; others: 0.5)",
+                                  group="optimisation", check=fraction)
+    beta2: float | None = setting(None, "Adam beta2 (DF-GAN: 0.9; others: 0.999)",
+                                  group="optimisation", check=fraction)
+    ema_decay: float = setting(0.999, "decay of the moving average of G's weights that samples "
+                               "and is evaluated; 0 turns it off",
+                               group="optimisation", check=fraction)
+    mode_seeking: float = setting(0.0, "weight of MSGAN's mode-seeking term (Mao et al. 2019) in "
+                                  "G's loss: against a G that ignores its noise and makes one "
+                                  "image per caption; 1 is the paper's; 0 turns it off",
+                                  group="optimisation", check=at_least(0))
+    augment: str = setting("none", "DiffAugment of D's inputs for small datasets: none, or a "
+                           "comma list of color, translation, cutout",
+                           group="optimisation", check=_augment)
+    seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run",
+                        group="optimisation")
+    precision: str = setting("fp32", "fp32, or bf16 autocast (fast on GPUs and CPUs with native "
+                             "bf16; slow emulation on others)",
+                             group="optimisation", choices=["fp32", "bf16"])
+    device: str = setting("auto", "auto (CUDA if present), cpu, cuda or cuda:N",
+                          group="optimisation")
 
     # -- the run folder -------------------------------------------------------------------------
-    sample_every: int = setting(500, "steps between sample grids in RUN/samples", group="output", check=at_least(1))
-    checkpoint_every: int = setting(500, "steps between checkpoints in RUN/checkpoints", group="output",
-                                    check=at_least(1))
-    log_every: int = setting(10, "steps between lines of RUN/log.jsonl", group="output", check=at_least(1))
-    keep_checkpoints: int = setting(2, "how many recent checkpoints to keep", group="output", check=at_least(1))
+    sample_every: int = setting(500, "steps between sample grids in RUN/samples",
+                                group="output", check=at_least(1))
+    checkpoint_every: int = setting(500, "steps between checkpoints in RUN/checkpoints",
+                                    group="output", check=at_least(1))
+    log_every: int = setting(10, "steps between lines of RUN/log.jsonl",
+                             group="output", check=at_least(1))
+    keep_checkpoints: int = setting(2, "how many recent checkpoints to keep",
+                                    group="output", check=at_least(1))
 
     # -- evaluation during training (t2igan.training.evaluation) ---------------------------------
-    eval_every: int = setting(0, "steps between evaluations of the EMA generator, logged to RUN/log.jsonl; 0 turns "
-                              "them off", group="evaluation", check=at_least(0))
-    eval_metrics: str = setting("cheap", "metrics of those evaluations: cheap (MS-SSIM; attributes on the "
-                                "procedural data; R-precision and domain FID with --eval-encoder) or a comma list "
+    eval_every: int = setting(0, "steps between evaluations of the EMA generator, logged to "
+                              "RUN/log.jsonl; 0 turns them off",
+                              group="evaluation", check=at_least(0))
+    eval_metrics: str = setting("cheap", "metrics of those evaluations: cheap (MS-SSIM; "
+                                "attributes on the procedural data; R-precision and domain FID "
+                                "with --eval-encoder) or a comma list "
                                 "(see `t2igan evaluate --help`)", group="evaluation")
-    eval_samples: int = setting(1000, "generated images per evaluation during training", group="evaluation",
-                                check=at_least(10))
-    eval_encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain` for R-precision and "
-                                       "domain FID during training", group="evaluation")
+    eval_samples: int = setting(1000, "generated images per evaluation during training",
+                                group="evaluation", check=at_least(10))
+    eval_encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain` for "
+                                       "R-precision and domain FID during training",
+                                       group="evaluation")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -143,14 +160,17 @@ class TrainConfig(DataSettings):
 class PretrainConfig(DataSettings):
     """Every setting of `t2igan text pretrain` (AttnGAN's DAMSM recipe by default)."""
 
-    image_size: str = setting("64", "S for SxS or WxH: the size the image encoder sees; match the generator's",
-                              group="model", check=_size)
-    label: str | None = setting(None, "attributes whose equal values are not negatives, joined by + (e.g. "
-                                "subject+color); default: every other image is a negative", group="model")
-    epochs: int = setting(20, "passes over the training images", group="optimisation", check=at_least(1))
-    batch_size: int = setting(48, "images per step; the others in a batch are the negatives (48, as AttnGAN)",
-                              group="optimisation", check=at_least(2))
-    lr: float = setting(2e-3, "Adam learning rate, x0.98 each epoch", group="optimisation", check=positive)
+    image_size: str = setting("64", "S for SxS or WxH: the size the image encoder sees; match the "
+                              "generator's", group="model", check=_size)
+    label: str | None = setting(None, "attributes whose equal values are not negatives, joined by "
+                                "+ (e.g. subject+color); default: every other image is a negative",
+                                group="model")
+    epochs: int = setting(20, "passes over the training images",
+                          group="optimisation", check=at_least(1))
+    batch_size: int = setting(48, "images per step; the others in a batch are the negatives (48, "
+                              "as AttnGAN)", group="optimisation", check=at_least(2))
+    lr: float = setting(2e-3, "Adam learning rate, x0.98 each epoch",
+                        group="optimisation", check=positive)
     max_minutes: float | None = setting(None, "also stop after this many minutes of training",
                                         group="optimisation", check=positive)
     seed: int = setting(0, "seed of the split, weights and batches", group="optimisation")

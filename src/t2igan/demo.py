@@ -26,13 +26,15 @@ from t2igan.training.loop import train
 # right against DF-GAN's 7% (benchmarks/bench_models.py): DF-GAN costs ~2.4x more per image and
 # is still in its early, saturated phase after 600 steps.
 DEMO_CONFIG = dict(model="gan-int-cls", image_size="64", ngf=16, ndf=16, batch_size=32, lr=4e-4,
-                   num_images=3000, steps=1_000_000, sample_every=250, checkpoint_every=250, log_every=10)
+                   num_images=3000, steps=1_000_000, sample_every=250, checkpoint_every=250,
+                   log_every=10)
 EVAL_SAMPLES = 1000
 
 
 def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    sample = write_captioned_folder(SyntheticCaptions("train", (64, 64), length=32), out / "dataset-sample", progress=False)
+    sample = write_captioned_folder(SyntheticCaptions("train", (64, 64), length=32),
+                                    out / "dataset-sample", progress=False)
     print(f"a sample of the training data, in the captioned-folder format: {sample}")
     run = out / "run"
     resume = bool(list_checkpoints(run))
@@ -44,20 +46,25 @@ def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
     report = evaluate_run(run, ["attributes", "ms-ssim"], num_samples=EVAL_SAMPLES)
     write_json(out / "eval.json", report)
     _print_report(summary, report)
-    print(f"\nprompt grid:   {grid}\ntraining grids: {run / 'samples'}\nevaluation:    {out / 'eval.json'}\n"
-          f"run folder:    {run}  (try: t2igan generate --run {run} --prompt \"a black cat on the grass at night\")")
+    print(f"\nprompt grid:   {grid}\ntraining grids: {run / 'samples'}\n"
+          f"evaluation:    {out / 'eval.json'}\n"
+          f"run folder:    {run}  "
+          f"(try: t2igan generate --run {run} --prompt \"a black cat on the grass at night\")")
     return report
 
 
 def _print_report(summary: dict, report: dict) -> None:
-    print(f"\ntrained {summary['step']} steps in {summary['minutes']} min at {summary['images_per_s']} images/s")
+    print(f"\ntrained {summary['step']} steps in {summary['minutes']} min "
+          f"at {summary['images_per_s']} images/s")
     attributes = report["metrics"]["attributes"]
     print(f"{'attribute':12s} {'generated':>9s} {'real':>6s} {'captions':>8s}")
     for name, accuracy in attributes["generated"].items():
-        print(f"{name:12s} {accuracy:9.1%} {attributes['real'][name]:6.1%} {attributes['stated_count'][name]:8d}")
+        print(f"{name:12s} {accuracy:9.1%} {attributes['real'][name]:6.1%} "
+              f"{attributes['stated_count'][name]:8d}")
     print(f"{'all stated':12s} {attributes['value']:9.1%}")
     diversity = report["metrics"]["ms-ssim"]
-    print(f"MS-SSIM of images from one caption: {diversity['value']:.3f} (real renders of one class: "
-          f"{diversity['real']:.3f}; lower is more diverse)")
+    print(f"MS-SSIM of images from one caption: {diversity['value']:.3f} "
+          f"(real renders of one class: {diversity['real']:.3f}; lower is more diverse)")
     if not attributes["trusted"]:
-        print("warning: the attribute classifier is below 98% on real renders for some attribute; do not trust those rows")
+        print("warning: the attribute classifier is below 98% on real renders for some attribute; "
+              "do not trust those rows")

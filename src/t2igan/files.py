@@ -40,7 +40,8 @@ def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
     _remove(temporary)
     try:
         yield temporary
-        if temporary.is_dir() and destination.is_dir():  # os.replace cannot replace a folder that has files
+        # os.replace cannot replace a folder that has files
+        if temporary.is_dir() and destination.is_dir():
             shutil.rmtree(destination)
         os.replace(temporary, destination)
     except BaseException:

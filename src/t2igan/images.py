@@ -28,7 +28,8 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 def _font(size: int) -> ImageFont.ImageFont:
     try:
-        return ImageFont.load_default(size=size)  # bundled TrueType font, Pillow >= 10.1 with FreeType
+        # bundled TrueType font, Pillow >= 10.1 with FreeType
+        return ImageFont.load_default(size=size)
     except (TypeError, OSError):
         return ImageFont.load_default()
 
@@ -54,7 +55,8 @@ def grid_image(images: torch.Tensor, captions: list[str] | None = None, columns:
     font = _font(max(10, min(16, h // 5)))
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     width = columns * (w + pad) + pad
-    wrapped = [_wrap(c, probe, font, width - 2 * pad) for c in captions] if captions else [[]] * rows
+    wrapped = ([_wrap(c, probe, font, width - 2 * pad) for c in captions]
+               if captions else [[]] * rows)
     line_h = int(font.size * 1.25) if hasattr(font, "size") else 12
     text_h = [len(lines) * line_h + (pad if lines else 0) for lines in wrapped]
     canvas = Image.new("RGB", (width, rows * (h + pad) + pad + sum(text_h)), "white")

@@ -10,14 +10,16 @@ import torch
 import torch.nn.functional as F
 
 
-def matching_aware_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right: torch.Tensor) -> torch.Tensor:
+def matching_aware_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
+                          fake_right: torch.Tensor) -> torch.Tensor:
     """GAN-CLS discriminator loss (Reed et al. 2016, Alg. 1).
 
     Real image with its own text is real; a real image with a mismatched text and a generated image
     with the right text are both fake, each weighted 1/2. The mismatched pair is what forces D to
     read the text, since a real-vs-fake D alone can ignore it.
     """
-    return F.softplus(-real_right).mean() + 0.5 * (F.softplus(real_wrong).mean() + F.softplus(fake_right).mean())
+    return F.softplus(-real_right).mean() + 0.5 * (F.softplus(real_wrong).mean()
+                                                   + F.softplus(fake_right).mean())
 
 
 def non_saturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -31,13 +33,17 @@ def matching_aware_d_loss_with_unconditional(real_right: torch.Tensor, real_any:
     """StackGAN stage II's D loss: the matching-aware terms plus an unconditional real/fake logit
     ("any" text), weighted as in the official code: (2 real terms) / 2 + (3 fake terms) / 3."""
     real = F.softplus(-real_right).mean() + F.softplus(-real_any).mean()
-    fake = F.softplus(real_wrong).mean() + F.softplus(fake_right).mean() + F.softplus(fake_any).mean()
+    fake = (F.softplus(real_wrong).mean() + F.softplus(fake_right).mean()
+            + F.softplus(fake_any).mean())
     return real / 2 + fake / 3
 
 
-def hinge_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor, fake_right: torch.Tensor) -> torch.Tensor:
-    """DF-GAN's matching-aware hinge loss: real+right above +1; real+wrong and fake below -1, each 1/2."""
-    return F.relu(1 - real_right).mean() + 0.5 * (F.relu(1 + real_wrong).mean() + F.relu(1 + fake_right).mean())
+def hinge_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
+                 fake_right: torch.Tensor) -> torch.Tensor:
+    """DF-GAN's matching-aware hinge loss: real+right above +1; real+wrong and fake below -1, each
+    1/2."""
+    return F.relu(1 - real_right).mean() + 0.5 * (F.relu(1 + real_wrong).mean()
+                                                  + F.relu(1 + fake_right).mean())
 
 
 def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -46,12 +52,14 @@ def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 def matching_aware_gradient_penalty(logits: torch.Tensor, image: torch.Tensor, text: torch.Tensor,
                                     k: float = 2.0, p: float = 6.0) -> torch.Tensor:
-    """MA-GP (Tao et al. 2022, eq. 3): k * E[(||grad_image D|| + ||grad_text D||)^p] at real, matching pairs.
+    """MA-GP (Tao et al. 2022, eq. 3): k * E[(||grad_image D|| + ||grad_text D||)^p] at real,
+    matching pairs.
 
-    The gradient norm is over the image and the sentence vector together (one concatenated vector per
-    sample, as in the official code). It smooths D around the real data *and* its true text, so G
-    gets a useful gradient towards text-matching images. `logits` must come from D(image, text)
-    with image and text requiring grad; the penalty keeps the graph for D's backward pass.
+    The gradient norm is over the image and the sentence vector together (one concatenated vector
+    per sample, as in the official code). It smooths D around the real data *and* its true text,
+    so G gets a useful gradient towards text-matching images. `logits` must come from
+    D(image, text) with image and text requiring grad; the penalty keeps the graph for D's
+    backward pass.
     """
     grad_image, grad_text = torch.autograd.grad(logits.sum(), (image, text), create_graph=True)
     squared = grad_image.flatten(1).square().sum(1) + grad_text.flatten(1).square().sum(1)  # (B,)
@@ -59,10 +67,12 @@ def matching_aware_gradient_penalty(logits: torch.Tensor, image: torch.Tensor, t
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, I)) of StackGAN's conditioning augmentation, averaged over elements.
+    """KL(N(mu, sigma^2) || N(0, I)) of StackGAN's conditioning augmentation, averaged over
+    elements.
 
     Closed form per element: -1/2 (1 + log sigma^2 - mu^2 - sigma^2). The official code takes the
-    mean over batch and dimensions (not the sum over dimensions), which sets the scale of its weight.
+    mean over batch and dimensions (not the sum over dimensions), which sets the scale of its
+    weight.
     """
     return -0.5 * (1 + logvar - mu.square() - logvar.exp()).mean()
 
@@ -77,23 +87,26 @@ def data_to_data_cross_entropy(embed: torch.Tensor, proxy: torch.Tensor, labels:
     """ReACGAN's D2D-CE (Kang et al. 2021, eq. 7) over one batch.
 
     embed: (B, d) image embeddings from D; proxy: (B, d) the embeddings of each sample's class.
-    For sample i: -log( e^{s+} / (e^{s+} + sum_j e^{s_ij}) ), where s+ = min(cos(f_i, v_yi) - m_p, 0) / T
-    pulls the image towards its class proxy until the cosine passes m_p, and the sum runs over the
-    batch's samples of *other* classes only (same-class pairs are false negatives), each
-    s_ij = max(cos(f_i, f_j) - (1 - m_p), 0) / T pushing different classes apart. The margins stop
-    easy pairs from contributing, which is what keeps ACGAN's training from collapsing early.
+    For sample i: -log( e^{s+} / (e^{s+} + sum_j e^{s_ij}) ), where
+    s+ = min(cos(f_i, v_yi) - m_p, 0) / T pulls the image towards its class proxy until the cosine
+    passes m_p, and the sum runs over the batch's samples of *other* classes only (same-class pairs
+    are false negatives), each s_ij = max(cos(f_i, f_j) - (1 - m_p), 0) / T pushing different
+    classes apart. The margins stop easy pairs from contributing, which is what keeps ACGAN's
+    training from collapsing early.
     """
     embed, proxy = F.normalize(embed, dim=1), F.normalize(proxy, dim=1)
-    positive = (torch.clamp((embed * proxy).sum(1) - margin, max=0) / temperature)[:, None]  # (B, 1)
+    # (B, 1)
+    positive = (torch.clamp((embed * proxy).sum(1) - margin, max=0) / temperature)[:, None]
     negatives = torch.clamp(embed @ embed.T - (1 - margin), min=0) / temperature  # (B, B)
     other_class = labels[:, None] != labels[None, :]  # also excludes the diagonal
     negatives = negatives.masked_fill(~other_class, float("-inf"))
     return (torch.logsumexp(torch.cat([positive, negatives], dim=1), dim=1) - positive[:, 0]).mean()
 
 
-def mode_seeking_loss(fake_a: torch.Tensor, fake_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor,
-                      eps: float = 1e-5) -> torch.Tensor:
-    """MSGAN's term (Mao et al., CVPR 2019), minimised by G: 1 / (image distance / noise distance + eps).
+def mode_seeking_loss(fake_a: torch.Tensor, fake_b: torch.Tensor, z_a: torch.Tensor,
+                      z_b: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's term (Mao et al., CVPR 2019), minimised by G: 1 / (image distance / noise distance
+    + eps).
 
     Two noise vectors with the same caption should give images as different as the noise is; a
     generator that ignores its noise (one image per caption) makes the ratio 0 and this term large.

@@ -5,8 +5,10 @@
     RUN/samples/step-00000500.png   a grid for fixed captions every --sample-every steps
     RUN/checkpoints/step-00000500/
         weights.safetensors         every network's tensors, prefixed "G.", "D." and "G_ema."
-        meta.json                   step, model name, the resolved config, text_dim, classes, version
-        state.pt                    optimizer and random-generator state (torch.save, weights_only loadable)
+        meta.json                   step, model name, the resolved config, text_dim, classes,
+                                    version
+        state.pt                    optimizer and random-generator state (torch.save,
+                                    weights_only loadable)
 
 A checkpoint is written under a hidden temporary name and renamed into place (t2igan.files), so a
 crash or a kill mid-write never leaves a half checkpoint where a loader would find it.
@@ -58,7 +60,8 @@ def read_config(run: str | Path) -> TrainConfig:
         values = json.loads(path.read_text(encoding="utf-8"))
         return TrainConfig(**values)
     except (OSError, ValueError, TypeError) as error:
-        raise UserError(f"{path} is not a config t2igan can read ({str(error).splitlines()[0]})") from None
+        raise UserError(f"{path} is not a config t2igan can read "
+                        f"({str(error).splitlines()[0]})") from None
 
 
 def save_checkpoint(run: Path, step: int, networks: dict[str, nn.Module], meta: dict[str, Any],
@@ -90,7 +93,8 @@ def latest_checkpoint(run: Path) -> Path:
         raise UserError(f"run folder {run} does not exist")
     found = list_checkpoints(run)
     if not found:
-        raise UserError(f"run folder {run} has no checkpoint (expected {checkpoint_dir(run)}/{PREFIX}NNNNNNNN/)")
+        raise UserError(f"run folder {run} has no checkpoint "
+                        f"(expected {checkpoint_dir(run)}/{PREFIX}NNNNNNNN/)")
     return found[-1]
 
 
@@ -119,7 +123,8 @@ class Checkpoint:
         try:
             return TrainConfig(**self.meta["config"])
         except TypeError as error:
-            raise UserError(f"checkpoint {self.path} has a config this version cannot read ({error})") from None
+            raise UserError(f"checkpoint {self.path} has a config this version cannot read "
+                            f"({error})") from None
 
     def sampling_network(self, ema: bool = True) -> str:
         """Which generator samples: the moving average of G's weights ("G_ema") when the run kept
@@ -133,7 +138,8 @@ def load_checkpoint(checkpoint: Path, with_state: bool = True) -> Checkpoint:
     checkpoint = Path(checkpoint)
     meta = read_meta(checkpoint)
     weights = _read_file(checkpoint / "weights.safetensors", load_file)
-    state = _read_file(checkpoint / "state.pt", lambda p: torch.load(p, map_location="cpu", weights_only=True)) \
+    state = _read_file(checkpoint / "state.pt",
+                       lambda p: torch.load(p, map_location="cpu", weights_only=True)) \
         if with_state else None
     return Checkpoint(checkpoint, meta, weights, state)
 
@@ -151,8 +157,10 @@ def _read_file(path: Path, reader: Callable[[Path], Any]) -> Any:
 def apply_weights(checkpoint: Checkpoint, networks: dict[str, nn.Module]) -> None:
     """Load the "G.", "D."... tensors into the given networks, strictly."""
     for name, net in networks.items():
-        part = {key[len(name) + 1:]: value for key, value in checkpoint.weights.items() if key.startswith(f"{name}.")}
+        part = {key[len(name) + 1:]: value for key, value in checkpoint.weights.items()
+                if key.startswith(f"{name}.")}
         try:
             net.load_state_dict(part)
         except RuntimeError:
-            raise UserError(f"checkpoint {checkpoint.path} does not fit the model its meta.json describes") from None
+            raise UserError(f"checkpoint {checkpoint.path} does not fit the model its meta.json "
+                            "describes") from None

@@ -34,7 +34,8 @@ SAMPLE_PROMPTS = [
 def clean_prompts(prompts: list[str]) -> list[str]:
     cleaned = [" ".join(p.split()) for p in prompts]
     if not cleaned or any(not p for p in cleaned):
-        raise UserError("the prompt is empty: describe the image, e.g. --prompt \"a ginger cat lying on a blue rug\"")
+        raise UserError("the prompt is empty: describe the image, "
+                        "e.g. --prompt \"a ginger cat lying on a blue rug\"")
     return cleaned
 
 
@@ -44,7 +45,8 @@ def load_generator(run: str | Path, device: str | torch.device = "auto",
     with ema=False), its config and metadata; meta["weights"] says which were loaded."""
     checkpoint = load_checkpoint(latest_checkpoint(Path(run)), with_state=False)
     cfg = checkpoint.config
-    G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg, len(checkpoint.meta.get("classes", [])))
+    G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg,
+                                      len(checkpoint.meta.get("classes", [])))
     weights = checkpoint.sampling_network(ema)
     apply_weights(checkpoint, {weights: G})
     device = resolve_device(device) if isinstance(device, str) else device
@@ -59,8 +61,10 @@ def seeded_noise(n: int, dim: int, seed: int, truncation: float | None = None) -
 
 
 @torch.no_grad()
-def generate(G: nn.Module, text: torch.Tensor, num: int, seed: int, truncation: float | None = None) -> torch.Tensor:
-    """(P, text_dim) sentence vectors -> uint8 (P * num, 3, H, W), prompt-major; same seed, same images."""
+def generate(G: nn.Module, text: torch.Tensor, num: int, seed: int,
+             truncation: float | None = None) -> torch.Tensor:
+    """(P, text_dim) sentence vectors -> uint8 (P * num, 3, H, W), prompt-major; same seed, same
+    images."""
     device = next(G.parameters()).device
     z = seeded_noise(len(text) * num, G.noise_dim, seed, truncation).to(device)
     vectors = text.to(device).repeat_interleave(num, dim=0)
@@ -73,8 +77,9 @@ def prompt_grid(G: nn.Module, prompts: list[str], text: torch.Tensor, num: int, 
     return grid_image(generate(G, text, num, seed, truncation), captions=prompts, columns=num)
 
 
-def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0, device: str = "auto",
-                      truncation: float | None = None, ema: bool = True) -> Image.Image:
+def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0,
+                      device: str = "auto", truncation: float | None = None,
+                      ema: bool = True) -> Image.Image:
     prompts = clean_prompts(prompts)
     G, cfg, _ = load_generator(run, device, ema)
     return prompt_grid(G, prompts, embed_texts(prompts, cfg.text_encoder), num, seed, truncation)

@@ -26,12 +26,12 @@ Check = Callable[[Any], "str | None"]  # a value -> why it is not allowed, or No
 GROUPS = ("data", "model", "optimisation", "output", "evaluation")  # the order --help lists them in
 
 
-def setting(default: Any, help: str, *, group: str = "", choices: typing.Sequence[Any] | None = None,
-            check: Check | None = None) -> Any:
+def setting(default: Any, help: str, *, group: str = "",
+            choices: typing.Sequence[Any] | None = None, check: Check | None = None) -> Any:
     """A dataclass field described once: what it means (help), where --help lists it (group),
     which values it takes (choices) and any further rule (check)."""
-    return dataclasses.field(default=default, metadata={"help": help, "group": group, "choices": choices,
-                                                        "check": check})
+    return dataclasses.field(default=default, metadata={"help": help, "group": group,
+                                                        "choices": choices, "check": check})
 
 
 def at_least(low: float) -> Check:
@@ -96,7 +96,8 @@ def _help_order(cls: type) -> list[tuple[dataclasses.Field, type, bool]]:
     def key(item: tuple[dataclasses.Field, type, bool]) -> tuple[int, int]:
         field = item[0]
         group = field.metadata.get("group", "")
-        owner = next(i for i, c in enumerate(mro) if field.name in c.__dict__.get("__annotations__", {}))
+        owner = next(i for i, c in enumerate(mro)
+                     if field.name in c.__dict__.get("__annotations__", {}))
         return (GROUPS.index(group) + 1 if group else 0), owner
 
     return sorted(fields(cls), key=key)  # stable: declaration order within an owner

@@ -109,12 +109,15 @@ def _bg_city(c: Canvas, a: dict, rng: random.Random) -> None:
 
 def _bg_country(c: Canvas, a: dict, rng: random.Random) -> None:
     _sky(c, rng, (0, 0, c.w, 0.55 * c.h))
-    for cx, green in ((rng.uniform(0.1, 0.4), (96, 170, 70)), (rng.uniform(0.6, 0.9), (70, 146, 60))):
-        c.draw.ellipse(((cx - 0.5) * c.w, 0.38 * c.h, (cx + 0.5) * c.w, 0.9 * c.h), fill=c.bg(green))
+    for cx, green in ((rng.uniform(0.1, 0.4), (96, 170, 70)),
+                      (rng.uniform(0.6, 0.9), (70, 146, 60))):
+        c.draw.ellipse(((cx - 0.5) * c.w, 0.38 * c.h, (cx + 0.5) * c.w, 0.9 * c.h),
+                       fill=c.bg(green))
     c.rect(0, 0.6, 1, 1, c.bg((190, 196, 90)))  # field
     for _ in range(3):  # trees on the horizon
         tx, ty, tr = rng.uniform(0.05, 0.95) * c.w, rng.uniform(0.44, 0.52) * c.h, 0.06 * c.m
-        c.draw.rectangle((tx - tr * 0.2, ty, tx + tr * 0.2, ty + 2.2 * tr), fill=c.bg((100, 70, 40)))
+        c.draw.rectangle((tx - tr * 0.2, ty, tx + tr * 0.2, ty + 2.2 * tr),
+                         fill=c.bg((100, 70, 40)))
         c.draw.ellipse((tx - tr, ty - 1.3 * tr, tx + tr, ty + 0.7 * tr), fill=c.bg((40, 110, 40)))
     c.rect(0, 0.74, 1, 0.95, c.bg((150, 140, 120)))
     c.rect(0, 0.95, 1, 1, c.bg((82, 160, 62)))

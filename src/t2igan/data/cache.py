@@ -40,25 +40,34 @@ def vectors_file(encoder: str) -> str:
 
 
 class CachedImages(torch.utils.data.Dataset):
-    """One split of a prepared cache: item i -> (uint8 (3, H, W) view of the map, captions, extras)."""
+    """One split of a prepared cache: item i -> (uint8 (3, H, W) view of the map, captions,
+    extras)."""
 
-    def __init__(self, path: str | Path, split: str = "train", size: tuple[int, int] | None = None) -> None:
+    def __init__(self, path: str | Path, split: str = "train",
+                 size: tuple[int, int] | None = None) -> None:
         self.path = Path(path)
         self.info = json.loads((self.path / MANIFEST).read_text())
         width, height = self.info["size"]
         if size is not None and tuple(size) != (width, height):
-            raise UserError(f"cache {self.path} holds {width}x{height} images; train with --image-size "
-                            f"{width}x{height} or prepare another cache with --size {size[0]}x{size[1]}")
+            raise UserError(f"cache {self.path} holds {width}x{height} images; train with "
+                            f"--image-size {width}x{height} or prepare another cache with "
+                            f"--size {size[0]}x{size[1]}")
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}")
         count = self.info["count"]
-        # Mode "c" (copy on write) gives a writable array, as torch.from_numpy wants; nothing is written back.
-        pixels = np.memmap(self.path / IMAGES, dtype=np.uint8, mode="c", shape=(count, height, width, 3))
-        first, stop = {"train": (0, self.info["train"]), "val": (self.info["train"], count), "all": (0, count)}[split]
-        self.images = torch.from_numpy(pixels).permute(0, 3, 1, 2)[first:stop]  # (N, 3, H, W), channels-last strides
-        every = [json.loads(line) for line in (self.path / ITEMS).read_text(encoding="utf-8").splitlines()]
+        # Mode "c" (copy on write) gives a writable array, as torch.from_numpy wants; nothing is
+        # written back.
+        pixels = np.memmap(self.path / IMAGES, dtype=np.uint8, mode="c",
+                           shape=(count, height, width, 3))
+        first, stop = {"train": (0, self.info["train"]), "val": (self.info["train"], count),
+                       "all": (0, count)}[split]
+        # (N, 3, H, W), channels-last strides
+        self.images = torch.from_numpy(pixels).permute(0, 3, 1, 2)[first:stop]
+        every = [json.loads(line)
+                 for line in (self.path / ITEMS).read_text(encoding="utf-8").splitlines()]
         self.items = every[first:stop]
-        self.caption_start = sum(len(item["captions"]) for item in every[:first])  # row of the first vector
+        # row of the first vector
+        self.caption_start = sum(len(item["captions"]) for item in every[:first])
 
     def __len__(self) -> int:
         return len(self.items)
@@ -68,7 +77,8 @@ class CachedImages(torch.utils.data.Dataset):
         return self.images[index], list(item["captions"]), dict(item["extras"])
 
     def tensors(self, limit: int | None = None) -> CaptionedTensors:
-        """The split as tensors without copying the images; caption vectors where the cache has them."""
+        """The split as tensors without copying the images; caption vectors where the cache has
+        them."""
         count = len(self) if limit is None else min(limit, len(self))
         captions = [item["captions"] for item in self.items[:count]]
         encoder = self.info.get("text_encoder")
@@ -76,5 +86,5 @@ class CachedImages(torch.utils.data.Dataset):
         if encoder and (self.path / vectors_file(encoder)).is_file():
             every = load_file(self.path / vectors_file(encoder))["vectors"]
             vectors = every[self.caption_start:self.caption_start + sum(len(c) for c in captions)]
-        return CaptionedTensors(self.images[:count], captions, [item["extras"] for item in self.items[:count]],
-                                vectors, encoder)
+        return CaptionedTensors(self.images[:count], captions,
+                                [item["extras"] for item in self.items[:count]], vectors, encoder)

@@ -1,5 +1,5 @@
-"""Captions of synthetic scenes: a small grammar that writes true captions, and the parser that reads
-back which attributes a caption (or a prompt a user types in the same vocabulary) states.
+"""Captions of synthetic scenes: a small grammar that writes true captions, and the parser that
+reads back which attributes a caption (or a prompt a user types in the same vocabulary) states.
 
 Both sides share the word tables below, so every synonym the writer uses is one the parser knows.
 """
@@ -11,27 +11,30 @@ import re
 
 # Canonical value -> surface forms. The first form is the plain one.
 COLOR_WORDS: dict[str, tuple[str, ...]] = {
-    "black": ("black",), "white": ("white",), "orange": ("orange", "ginger"), "grey": ("grey", "gray"),
-    "brown": ("brown",), "cream": ("cream", "cream-colored"), "red": ("red",), "blue": ("blue",),
-    "yellow": ("yellow",), "green": ("green",), "silver": ("silver",), "purple": ("purple", "violet"),
+    "black": ("black",), "white": ("white",), "orange": ("orange", "ginger"),
+    "grey": ("grey", "gray"), "brown": ("brown",), "cream": ("cream", "cream-colored"),
+    "red": ("red",), "blue": ("blue",), "yellow": ("yellow",), "green": ("green",),
+    "silver": ("silver",), "purple": ("purple", "violet"),
 }
 EYE_WORDS = {"green": ("green",), "blue": ("blue",), "yellow": ("yellow", "amber", "golden")}
 CAT_NOUNS = ("cat", "kitty", "kitten")
 CAR_NOUNS = ("car", "automobile", "vehicle")
 CAR_TYPE_WORDS = {"sedan": ("sedan", "saloon"), "hatchback": ("hatchback",),
-                  "pickup truck": ("pickup truck", "pickup"), "sports car": ("sports car", "sportscar"),
-                  "van": ("van", "minivan")}
+                  "pickup truck": ("pickup truck", "pickup"),
+                  "sports car": ("sports car", "sportscar"), "van": ("van", "minivan")}
 PATTERN_WORDS = {"plain": ("plain", "solid"), "striped": ("striped", "stripy", "tabby"),
                  "spotted": ("spotted", "spotty")}
 PARTICIPLES = {"sitting": ("sitting", "seated"), "lying": ("lying", "lying down")}
 SETTING_PHRASES = {  # {rug} is filled with "<colour> rug" or "<colour> carpet"
-    "rug": ("on a {rug}", "on top of a {rug}"), "grass": ("on the grass", "on a lawn", "in the grass"),
+    "rug": ("on a {rug}", "on top of a {rug}"),
+    "grass": ("on the grass", "on a lawn", "in the grass"),
     "sofa": ("on a sofa", "on a couch", "on the couch"),
     "city street": ("on a city street", "in the city", "on an urban street"),
     "country road": ("on a country road", "on a rural road", "in the countryside"),
     "parking lot": ("in a parking lot", "in a car park", "in an empty parking lot"),
 }
-TIME_PHRASES = {"day": ("during the day", "in the daytime", "in daylight", "by day", "on a sunny day"),
+TIME_PHRASES = {"day": ("during the day", "in the daytime", "in daylight", "by day",
+                        "on a sunny day"),
                 "night": ("at night", "by night", "at nighttime", "on a starry night")}
 FACING_PHRASES = {"cat": ("facing {}", "facing to the {}", "looking {}", "turned to the {}"),
                   "car": ("facing {}", "pointing {}", "heading {}", "facing to the {}")}
@@ -65,7 +68,8 @@ def parse_caption(text: str) -> dict[str, str]:
     text = " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "
     found: dict[str, str] = {}
     for pattern, reader in _RULES:
-        text = pattern.sub(lambda m, reader=reader: _consume(m, reader, found), text)  # called at once
+        # called at once
+        text = pattern.sub(lambda m, reader=reader: _consume(m, reader, found), text)
     if "car_type" in found:
         found["subject"] = "car"
     return found
@@ -113,7 +117,8 @@ def _noun_phrase(a: dict, rng: random.Random, say: set[str]) -> str:
     if "color" in say:
         adjectives.append(_color(a, rng))
     if "pattern" in say:
-        adjectives.insert(rng.randrange(len(adjectives) + 1), rng.choice(PATTERN_WORDS[a["pattern"]]))
+        adjectives.insert(rng.randrange(len(adjectives) + 1),
+                          rng.choice(PATTERN_WORDS[a["pattern"]]))
     eyes = rng.choice(EYE_WORDS[a["eyes"]]) if "eyes" in say else None
     if eyes and rng.random() < 0.3:
         adjectives.insert(0, f"{eyes}-eyed")
@@ -138,7 +143,8 @@ def _long(a: dict, rng: random.Random) -> str:
 
 
 def _partial(a: dict, rng: random.Random) -> str:
-    """A random subset of attributes: noun phrase, then pose, then setting/time/facing in any order."""
+    """A random subset of attributes: noun phrase, then pose, then setting/time/facing in any
+    order."""
     optional = [k for k in ("color", "pattern", "eyes", "car_type") if k in a]
     say = {k for k in optional if rng.random() < 0.5}
     tail = [_setting(a, rng, rng.random() < 0.6), _time(a, rng), _facing(a, rng)]
@@ -150,7 +156,8 @@ def _partial(a: dict, rng: random.Random) -> str:
 
 
 def _fronted(a: dict, rng: random.Random) -> str:
-    """Setting or time first: "on a blue rug lies a ginger cat", "at night, a red van on a city street"."""
+    """Setting or time first: "on a blue rug lies a ginger cat", "at night, a red van on a city
+    street"."""
     say = {k for k in ("color", "pattern", "eyes", "car_type") if k in a and rng.random() < 0.6}
     np_ = _noun_phrase(a, rng, say)
     if "pose" in a and rng.random() < 0.5:
@@ -175,8 +182,9 @@ _COLOR_OF = _lookup(COLOR_WORDS)
 _EYE_OF = _lookup(EYE_WORDS) | {w: v for w, v in _COLOR_OF.items() if v in EYE_WORDS}
 _COLOR = _alts(_COLOR_OF)
 # Colour words describing things that are not the subject; their colour is not an attribute.
-_SCENERY = (r"grass|lawn|sky|sofa|couch|road|street|lines?|buildings?|house|walls?|floor|fields?|hills?|"
-            r"trees?|background|lights?|moon|windows?|wheels?|tyres?|tires?|nose|ears?|collar|paws?")
+_SCENERY = (r"grass|lawn|sky|sofa|couch|road|street|lines?|buildings?|house|walls?|floor|"
+            r"fields?|hills?|trees?|background|lights?|moon|windows?|wheels?|tyres?|tires?|"
+            r"nose|ears?|collar|paws?")
 
 
 def _consume(match: re.Match, reader, found: dict[str, str]) -> str:
@@ -201,13 +209,16 @@ _RUG_COLORS = ("red", "blue", "green", "purple")
 _RULES = [
     _rule(rf"({_COLOR}) (?:colou?red )?(?:rugs?|carpets?|mats?)", _rug),
     _rule(rf"({_alts(_EYE_OF)}) (?:eyes|eyed)", lambda m: {"eyes": _EYE_OF[m.group(1)]}),
-    _rule(rf"eyes (?:are |that are |of )?({_alts(_EYE_OF)})", lambda m: {"eyes": _EYE_OF[m.group(1)]}),
+    _rule(rf"eyes (?:are |that are |of )?({_alts(_EYE_OF)})",
+          lambda m: {"eyes": _EYE_OF[m.group(1)]}),
     # "black stripes" names the markings' colour, not the subject's ("a black striped cat" does).
     _rule(rf"(?:{_COLOR}) (stripes|spots|markings)",
           lambda m: {"pattern": {"stripes": "striped", "spots": "spotted"}.get(m.group(1))}),
     _rule(r"parking lots?|car parks?|parking", lambda m: {"setting": "parking lot"}),
-    _rule(r"(?:city|urban|downtown) (?:streets?|roads?)|city|downtown", lambda m: {"setting": "city street"}),
-    _rule(r"(?:country|rural) (?:roads?|lanes?)|countryside", lambda m: {"setting": "country road"}),
+    _rule(r"(?:city|urban|downtown) (?:streets?|roads?)|city|downtown",
+          lambda m: {"setting": "city street"}),
+    _rule(r"(?:country|rural) (?:roads?|lanes?)|countryside",
+          lambda m: {"setting": "country road"}),
     _rule(r"streets?", lambda m: {"setting": "city street"}),  # a bare "road" could be either
     _rule(r"rugs?|carpets?|mats?", lambda m: {"setting": "rug"}),
     _rule(r"grass|grassy|lawns?|meadows?", lambda m: {"setting": "grass"}),

@@ -45,6 +45,7 @@ class CaptionedTensors:
     images: torch.Tensor  # (N, 3, H, W) uint8
     captions: list[list[str]]  # N lists of captions
     attributes: list[dict]  # N dicts of extras, empty where the source has none
-    vectors: torch.Tensor | None = None  # every caption's sentence vector, flattened in order (caches)
+    # every caption's sentence vector, flattened in order (caches)
+    vectors: torch.Tensor | None = None
     text_encoder: str | None = None  # ... and the encoder that made them
     skipped: list[Skipped] = field(default_factory=list)

@@ -23,12 +23,15 @@ import numpy as np
 from PIL import Image, ImageOps
 
 FITS = ("crop", "pad", "stretch")
-MAX_PIXELS = 89_478_485  # Pillow's own warning threshold (about 9,459 x 9,459), refused here outright
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm"})
+# Pillow's own warning threshold (about 9,459 x 9,459), refused here outright
+MAX_PIXELS = 89_478_485
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
+                              ".ppm", ".pgm"})
 
 
 class BadImage(Exception):
-    """An image that cannot be used; str(error) says why, for the skip report, and .name which one."""
+    """An image that cannot be used; str(error) says why, for the skip report, and .name which
+    one."""
 
     def __init__(self, reason: str, name: str = "") -> None:
         super().__init__(reason)
@@ -39,19 +42,23 @@ def decode_image(data: bytes, size: tuple[int, int], fit: str = "crop") -> np.nd
     """Encoded bytes -> uint8 (H, W, 3) at size=(W, H); raises BadImage with the reason."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we refuse those ourselves
+            # we refuse those ourselves
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as error:
         raise BadImage(f"decompression bomb: {error}") from None
     except Image.UnidentifiedImageError:
         raise BadImage("not an image (no image format recognised in its bytes)") from None
-    except (OSError, ValueError, SyntaxError) as error:  # a known format whose header is cut or broken
+    except (OSError, ValueError, SyntaxError) as error:
+        # a known format whose header is cut or broken
         raise BadImage(f"corrupt or truncated ({type(error).__name__}: {error})") from None
     if image.width * image.height > MAX_PIXELS:
-        raise BadImage(f"decompression bomb: {image.width}x{image.height} is over {MAX_PIXELS:,} pixels")
+        raise BadImage(f"decompression bomb: {image.width}x{image.height} is over "
+                       f"{MAX_PIXELS:,} pixels")
     try:
         side = max(size)  # EXIF may swap the axes: ask the draft for enough of either
-        image.draft("RGB", (side, side))  # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that is enough
+        # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that is enough
+        image.draft("RGB", (side, side))
         image = ImageOps.exif_transpose(image)
         return fit_pixels(to_rgb(image), size, fit)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
@@ -74,10 +81,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def fit_pixels(image: Image.Image, size: tuple[int, int], fit: str = "crop") -> np.ndarray:
     """RGB image -> uint8 (H, W, 3) at size=(W, H) by the `fit` policy (module docstring)."""
     width, height = size
-    if image.size == size:  # already right: keep the pixels exactly (formats round-trip byte for byte)
+    if image.size == size:
+        # already right: keep the pixels exactly (formats round-trip byte for byte)
         return np.array(image, dtype=np.uint8)
     if fit == "stretch":
-        return np.array(image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0), dtype=np.uint8)
+        return np.array(image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0),
+                        dtype=np.uint8)
     if fit == "pad":
         scale = min(width / image.width, height / image.height)
         inner = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
@@ -91,4 +100,5 @@ def fit_pixels(image: Image.Image, size: tuple[int, int], fit: str = "crop") -> 
     crop_w, crop_h = round(width * scale), round(height * scale)
     left, top = (image.width - crop_w) // 2, (image.height - crop_h) // 2
     box = (left, top, left + crop_w, top + crop_h)
-    return np.array(image.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0), dtype=np.uint8)
+    return np.array(image.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0),
+                    dtype=np.uint8)

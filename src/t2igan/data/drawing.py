@@ -30,7 +30,8 @@ class Canvas:
             return color
         return tuple(int(c * night) + b for c, b in zip(color, (4, 6, 24)))
 
-    def rect(self, x0: float, y0: float, x1: float, y1: float, fill: RGB, radius: float = 0) -> None:
+    def rect(self, x0: float, y0: float, x1: float, y1: float, fill: RGB,
+             radius: float = 0) -> None:
         """Rectangle in fractions of the width and height."""
         box = (x0 * self.w, y0 * self.h, x1 * self.w, y1 * self.h)
         if radius:
@@ -53,7 +54,8 @@ class Frame:
 
     def ellipse(self, x, y, rx, ry, fill, outline=None, width=0.0, draw=None) -> None:
         box = (*self.p(x - rx, y + ry), *self.p(x + rx, y - ry))
-        (draw or self.d).ellipse(box, fill=fill, outline=outline, width=self.w(width) if outline else 0)
+        (draw or self.d).ellipse(box, fill=fill, outline=outline,
+                                 width=self.w(width) if outline else 0)
 
     def polygon(self, pts, fill, outline=None, width=0.0, draw=None) -> None:
         (draw or self.d).polygon([self.p(x, y) for x, y in pts], fill=fill, outline=outline,

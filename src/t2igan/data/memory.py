@@ -22,7 +22,8 @@ from t2igan.errors import UserError
 
 
 def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: int = 0,
-                 options: SourceOptions | None = None, fit: str = "crop") -> torch.utils.data.Dataset:
+                 options: SourceOptions | None = None,
+                 fit: str = "crop") -> torch.utils.data.Dataset:
     """'synthetic' -> the procedural cats & cars; a prepared cache; else any supported format."""
     if spec == "synthetic":
         from t2igan.data.synthetic import SyntheticCaptions
@@ -65,17 +66,19 @@ def usable_items(dataset: torch.utils.data.Dataset, skipped: list[Skipped],
             index += 1
 
 
-def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None, progress: bool = True,
-                     workers: int | None = None) -> CaptionedTensors:
+def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None,
+                     progress: bool = True, workers: int | None = None) -> CaptionedTensors:
     """Read the first `limit` usable items (all if None) with a few worker processes."""
     if isinstance(dataset, CachedImages):
         return dataset.tensors(limit)
     count = len(dataset) if limit is None else min(limit, len(dataset))
     workers = min(2, os.cpu_count() or 1) if workers is None else workers
     images, captions, attributes = [], [], []
-    skipped = list(dataset.source.skipped) if isinstance(dataset, CaptionedImages) else []  # found by the scan
+    # found by the scan
+    skipped = list(dataset.source.skipped) if isinstance(dataset, CaptionedImages) else []
     with tqdm(total=count, desc="loading images", unit="img", disable=not progress) as bar:
-        for _, (image, caps, extras) in usable_items(dataset, skipped, workers):  # bad ones leave no gap
+        # bad ones leave no gap
+        for _, (image, caps, extras) in usable_items(dataset, skipped, workers):
             images.append(image)
             captions.append(caps)
             attributes.append(extras)
@@ -83,13 +86,15 @@ def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None
             if len(images) == count:
                 break
     if not images:
-        raise UserError(f"no usable image: all {len(skipped)} read were bad (first: {skipped[0].name}: "
-                        f"{skipped[0].reason}); run `t2igan data check` on the data")
+        raise UserError(f"no usable image: all {len(skipped)} read were bad (first: "
+                        f"{skipped[0].name}: {skipped[0].reason}); run `t2igan data check` on "
+                        "the data")
     return CaptionedTensors(torch.stack(images), captions, attributes, skipped=skipped)
 
 
 def class_labels(attributes: list[dict], label: str) -> tuple[list[str], torch.Tensor]:
-    """Each image's class from its attributes: `label` names them, joined by '+' (e.g. 'subject+color').
+    """Each image's class from its attributes: `label` names them, joined by '+' (e.g.
+    'subject+color').
 
     Returns the sorted class names and a (N,) tensor of class indices.
     """
@@ -100,8 +105,9 @@ def class_labels(attributes: list[dict], label: str) -> tuple[list[str], torch.T
     for index, attrs in enumerate(attributes):
         missing = [name for name in names if name not in attrs]
         if missing:
-            raise UserError(f"this model needs a class label for every image, but image {index} has no "
-                            f"{missing[0]!r} attribute; choose attributes it has with --label NAME[+NAME]")
+            raise UserError(f"this model needs a class label for every image, but image {index} "
+                            f"has no {missing[0]!r} attribute; choose attributes it has with "
+                            "--label NAME[+NAME]")
         keys.append("+".join(str(attrs[name]) for name in names))
     classes = sorted(set(keys))
     lookup = {name: i for i, name in enumerate(classes)}

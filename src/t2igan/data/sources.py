@@ -46,18 +46,20 @@ class SourceOptions:
 
     format: str = setting("auto", "the dataset's format; auto detects it", group="data",
                           choices=["auto", *FORMATS])
-    image_column: str | None = setting(None, "CSV manifests: the column naming each image file (default: "
-                                       "file_name, file, image...)", group="data")
-    caption_column: str | None = setting(None, "CSV manifests: the column holding a caption (default: caption, "
-                                         "text, caption_template...)", group="data")
-    label_column: str | None = setting(None, "CSV manifests: the class column, kept as the label (default: "
-                                       "label, class_name, breed...)", group="data")
-    caption_template: str | None = setting(None, "class folders and LMDB: the caption made from each image's "
-                                           "label (default: 'a photo of a {label}')", group="data")
-    keep_words: str | None = setting(None, "COCO: keep only images whose captions have one of these "
-                                     "comma-separated words, e.g. cat,kitten", group="data")
-    captions_file: str | None = setting(None, "LMDB: a CSV or JSONL of captions keyed by image key (default: "
-                                        "--caption-template)", group="data")
+    image_column: str | None = setting(None, "CSV manifests: the column naming each image "
+                                       "file (default: file_name, file, image...)", group="data")
+    caption_column: str | None = setting(None, "CSV manifests: the column holding a caption "
+                                         "(default: caption, text, caption_template...)",
+                                         group="data")
+    label_column: str | None = setting(None, "CSV manifests: the class column, kept as the label "
+                                       "(default: label, class_name, breed...)", group="data")
+    caption_template: str | None = setting(None, "class folders and LMDB: the caption made from "
+                                           "each image's label (default: 'a photo of a {label}')",
+                                           group="data")
+    keep_words: str | None = setting(None, "COCO: keep only images whose captions have one of "
+                                     "these comma-separated words, e.g. cat,kitten", group="data")
+    captions_file: str | None = setting(None, "LMDB: a CSV or JSONL of captions keyed by image "
+                                        "key (default: --caption-template)", group="data")
 
     def __post_init__(self) -> None:
         check(self)
@@ -86,16 +88,19 @@ class Source:
     root: Path
     format: str
     entries: list[Entry]
-    read: Callable[[Any], bytes]  # picklable (loader workers call it): entry.ref -> bytes; OSError if unreadable
+    # picklable (loader workers call it): entry.ref -> bytes; OSError if unreadable
+    read: Callable[[Any], bytes]
     skipped: list[Skipped] = field(default_factory=list)
 
     def summary(self) -> str:
         skipped = "; ".join(f"{n} {r}" for r, n in count_reasons(self.skipped).items()) or "none"
-        return f"{self.format} at {self.root}: {len(self.entries)} images, skipped {len(self.skipped)} ({skipped})"
+        return (f"{self.format} at {self.root}: {len(self.entries)} images, skipped "
+                f"{len(self.skipped)} ({skipped})")
 
 
 def count_reasons(skipped: list[Skipped]) -> dict[str, int]:
-    """'corrupt or truncated (OSError: ...)' and friends, counted by kind (the text before ' (' or ':')."""
+    """'corrupt or truncated (OSError: ...)' and friends, counted by kind (the text before ' ('
+    or ':')."""
     return dict(Counter(s.reason.split(" (")[0].split(":")[0] for s in skipped).most_common())
 
 
@@ -113,7 +118,8 @@ def image_files(root: Path) -> list[Path]:
 
 
 class ImageFinder:
-    """Finds the file a manifest names: as a path under root, under root/<split>, or by its base name.
+    """Finds the file a manifest names: as a path under root, under root/<split>, or by its base
+    name.
 
     Manifests name images in many ways ("cars_train/00001.jpg", "00001.jpg" with the folder
     implied, "train2017" in another column); the base-name index finds them all when unique.
@@ -143,13 +149,15 @@ class ImageFinder:
 
 
 def clean_captions(texts: list[Any]) -> list[str]:
-    """Strip captions and drop empty ones; every format uses this, so '' never counts as a caption."""
+    """Strip captions and drop empty ones; every format uses this, so '' never counts as a
+    caption."""
     return [" ".join(str(t).split()) for t in texts if isinstance(t, str) and t.strip()]
 
 
 def jsonl_manifest(root: Path, manifest: str, parse: Callable[[dict], tuple[str, list[str], dict]]
                    ) -> tuple[list[Entry], list[Skipped]]:
-    """Entries of a JSON-lines manifest in root: parse(record) -> (file under root, captions, extras).
+    """Entries of a JSON-lines manifest in root: parse(record) -> (file under root, captions,
+    extras).
 
     A line parse cannot read (KeyError, TypeError, ValueError) is skipped as a bad manifest line.
     """
@@ -159,8 +167,10 @@ def jsonl_manifest(root: Path, manifest: str, parse: Callable[[dict], tuple[str,
             continue
         try:
             name, captions, extras = parse(json.loads(line))
-        except (KeyError, TypeError, ValueError, AttributeError) as error:  # JSONDecodeError is a ValueError
-            skipped.append(Skipped(f"{manifest} line {number}", f"bad manifest line ({type(error).__name__}: {error})"))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # JSONDecodeError is a ValueError
+            skipped.append(Skipped(f"{manifest} line {number}",
+                                   f"bad manifest line ({type(error).__name__}: {error})"))
             continue
         file = root / name
         if not file.is_file():
@@ -177,7 +187,8 @@ def caption_from_template(template: str, label: str) -> str:
     try:
         return template.format(label=label.replace("_", " "))
     except (KeyError, IndexError, ValueError):
-        raise UserError(f"--caption-template {template!r} may only use the field {{label}}") from None
+        raise UserError(f"--caption-template {template!r} may only use the "
+                        f"field {{label}}") from None
 
 
 def _module(name: str) -> Any:
@@ -188,12 +199,13 @@ def detect_format(path: Path) -> str:
     for name in FORMATS:
         if _module(name).detect(path):
             return name
-    raise UserError(f"{path} holds no dataset t2igan can read: no manifest, captions or images found "
-                    f"(formats: {', '.join(FORMATS)}; see README, 'Your own data')")
+    raise UserError(f"{path} holds no dataset t2igan can read: no manifest, captions or images "
+                    f"found (formats: {', '.join(FORMATS)}; see README, 'Your own data')")
 
 
 def open_source(path: str | Path, options: SourceOptions | None = None) -> Source:
-    """Scan a dataset in any supported format (detected, or options.format); UserError if unusable."""
+    """Scan a dataset in any supported format (detected, or options.format); UserError if
+    unusable."""
     options = options or SourceOptions()
     path = Path(path)
     if not path.exists():

@@ -31,7 +31,8 @@ CAR_COLORS: dict[str, RGB] = {
     "red": (206, 28, 32), "blue": (30, 72, 210), "black": (28, 28, 32), "white": (246, 246, 246),
     "yellow": (248, 208, 24), "green": (28, 150, 60), "silver": (176, 184, 196),
 }
-EYE_COLORS: dict[str, RGB] = {"green": (70, 215, 60), "blue": (40, 140, 255), "yellow": (255, 225, 30)}
+EYE_COLORS: dict[str, RGB] = {"green": (70, 215, 60), "blue": (40, 140, 255),
+                              "yellow": (255, 225, 30)}
 COLOR_JITTER = 12
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -48,8 +49,9 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
 }
 # The subject-specific attributes and the values each subject may take.
 SUBJECT_ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
-    "cat": {"color": tuple(CAT_COLORS), "pattern": ATTRIBUTES["pattern"], "eyes": ATTRIBUTES["eyes"],
-            "pose": ATTRIBUTES["pose"], "setting": ("rug", "grass", "sofa")},
+    "cat": {"color": tuple(CAT_COLORS), "pattern": ATTRIBUTES["pattern"],
+            "eyes": ATTRIBUTES["eyes"], "pose": ATTRIBUTES["pose"],
+            "setting": ("rug", "grass", "sofa")},
     "car": {"color": tuple(CAR_COLORS), "car_type": ATTRIBUTES["car_type"],
             "setting": ("city street", "country road", "parking lot")},
 }
@@ -62,17 +64,19 @@ GROUND = {"rug": 0.87, "grass": 0.88, "sofa": 0.79, "city street": 0.87, "countr
 # Side-view car silhouettes facing right, in car lengths: x in [-0.5, 0.5], y up from the ground.
 CAR_SHAPES: dict[str, dict] = {
     "sedan": {  # three boxes: hood, cabin, trunk
-        "body": [(-0.5, 0.07), (-0.5, 0.21), (-0.46, 0.25), (-0.27, 0.26), (-0.16, 0.38), (0.1, 0.38),
-                 (0.22, 0.26), (0.45, 0.23), (0.5, 0.18), (0.5, 0.07)],
+        "body": [(-0.5, 0.07), (-0.5, 0.21), (-0.46, 0.25), (-0.27, 0.26), (-0.16, 0.38),
+                 (0.1, 0.38), (0.22, 0.26), (0.45, 0.23), (0.5, 0.18), (0.5, 0.07)],
         "windows": [[(-0.15, 0.27), (-0.09, 0.355), (-0.02, 0.355), (-0.02, 0.27)],
                     [(0.01, 0.27), (0.01, 0.355), (0.09, 0.355), (0.19, 0.27)]],
-        "details": [], "wheels": (-0.31, 0.31), "r": 0.085, "light": (0.48, 0.19), "tail": (-0.49, 0.2)},
+        "details": [], "wheels": (-0.31, 0.31), "r": 0.085, "light": (0.48, 0.19),
+        "tail": (-0.49, 0.2)},
     "hatchback": {  # short, tall roof running to a near-vertical rear
-        "body": [(-0.38, 0.07), (-0.39, 0.3), (-0.34, 0.41), (0.06, 0.41), (0.2, 0.26), (0.36, 0.23),
-                 (0.39, 0.18), (0.39, 0.07)],
+        "body": [(-0.38, 0.07), (-0.39, 0.3), (-0.34, 0.41), (0.06, 0.41), (0.2, 0.26),
+                 (0.36, 0.23), (0.39, 0.18), (0.39, 0.07)],
         "windows": [[(-0.33, 0.28), (-0.31, 0.38), (-0.14, 0.38), (-0.14, 0.28)],
                     [(-0.11, 0.28), (-0.11, 0.38), (0.05, 0.38), (0.16, 0.28)]],
-        "details": [], "wheels": (-0.25, 0.25), "r": 0.08, "light": (0.37, 0.19), "tail": (-0.38, 0.26)},
+        "details": [], "wheels": (-0.25, 0.25), "r": 0.08, "light": (0.37, 0.19),
+        "tail": (-0.38, 0.26)},
     "pickup truck": {  # tall cab, long open bed behind it
         "body": [(-0.5, 0.07), (-0.5, 0.28), (-0.1, 0.28), (-0.1, 0.46), (0.08, 0.46), (0.2, 0.3),
                  (0.46, 0.28), (0.5, 0.22), (0.5, 0.07)],
@@ -80,21 +84,23 @@ CAR_SHAPES: dict[str, dict] = {
         "details": [[(-0.48, 0.235), (-0.13, 0.235), (-0.13, 0.265), (-0.48, 0.265)]],  # bed rail
         "wheels": (-0.32, 0.32), "r": 0.1, "light": (0.48, 0.23), "tail": (-0.49, 0.24)},
     "sports car": {  # low wedge, long hood, rear spoiler
-        "body": [(-0.5, 0.06), (-0.5, 0.17), (-0.46, 0.2), (-0.22, 0.21), (-0.1, 0.28), (0.05, 0.28),
-                 (0.2, 0.2), (0.5, 0.13), (0.5, 0.06)],
+        "body": [(-0.5, 0.06), (-0.5, 0.17), (-0.46, 0.2), (-0.22, 0.21), (-0.1, 0.28),
+                 (0.05, 0.28), (0.2, 0.2), (0.5, 0.13), (0.5, 0.06)],
         "windows": [[(-0.17, 0.21), (-0.09, 0.265), (0.04, 0.265), (0.16, 0.2)]],
         "details": [[(-0.5, 0.2), (-0.5, 0.25), (-0.4, 0.25), (-0.42, 0.2)]],  # spoiler
         "wheels": (-0.32, 0.32), "r": 0.075, "light": (0.47, 0.13), "tail": (-0.49, 0.16)},
     "van": {  # tall box with a short sloped nose
-        "body": [(-0.46, 0.07), (-0.46, 0.6), (-0.42, 0.64), (0.26, 0.64), (0.42, 0.36), (0.46, 0.32),
-                 (0.46, 0.07)],
+        "body": [(-0.46, 0.07), (-0.46, 0.6), (-0.42, 0.64), (0.26, 0.64), (0.42, 0.36),
+                 (0.46, 0.32), (0.46, 0.07)],
         "windows": [[(0.25, 0.4), (0.25, 0.59), (0.28, 0.59), (0.39, 0.4)],
                     [(-0.02, 0.42), (-0.02, 0.59), (0.21, 0.59), (0.21, 0.42)]],
-        "details": [], "wheels": (-0.3, 0.3), "r": 0.085, "light": (0.45, 0.22), "tail": (-0.45, 0.3)},
+        "details": [], "wheels": (-0.3, 0.3), "r": 0.085, "light": (0.45, 0.22),
+        "tail": (-0.45, 0.3)},
 }
 
 # Cat body plans in cat units (y up from the ground, facing right): body ellipse (x, y, rx, ry),
-# head centre, tail (cubic Bezier control points), front legs (shoulder, paw), stripe direction across the body.
+# head centre, tail (cubic Bezier control points), front legs (shoulder, paw), stripe direction
+# across the body.
 CAT_POSES: dict[str, dict] = {
     "sitting": {"body": (-0.06, 0.42, 0.34, 0.42), "head": (0.14, 0.98),
                 "tail": [(-0.3, 0.06), (-0.78, 0.0), (-0.82, 0.32), (-0.62, 0.56)],
@@ -107,7 +113,8 @@ HEAD_R = (0.33, 0.29)
 
 
 def sample_attributes(rng: random.Random) -> dict[str, object]:
-    """One scene: the categorical attributes of its subject plus size, position and colour jitter."""
+    """One scene: the categorical attributes of its subject plus size, position and colour
+    jitter."""
     subject = rng.choice(ATTRIBUTES["subject"])
     attrs: dict[str, object] = {"subject": subject}
     for name, values in SUBJECT_ATTRIBUTES[subject].items():
@@ -145,7 +152,8 @@ def render(attributes: dict, size: tuple[int, int] = (64, 64)) -> np.ndarray:
 
 def renderer_fingerprint() -> str:
     """sha256 of the renderer's and caption grammar's source: it changes whenever the data could.
-    Caches derived from the procedural data (the attribute classifier, reference statistics) key on it."""
+    Caches derived from the procedural data (the attribute classifier, reference statistics) key
+    on it."""
     digest = hashlib.sha256()
     for name in ("synthetic.py", "backgrounds.py", "drawing.py", "captions.py"):
         digest.update((Path(__file__).parent / name).read_bytes())
@@ -153,7 +161,8 @@ def renderer_fingerprint() -> str:
 
 
 class SyntheticCaptions(torch.utils.data.Dataset):
-    """Deterministic captioned scenes: item i of (seed, split) is always the same image and captions."""
+    """Deterministic captioned scenes: item i of (seed, split) is always the same image and
+    captions."""
 
     def __init__(self, split: str = "train", size: tuple[int, int] = (64, 64), seed: int = 0,
                  length: int | None = None, captions_per_image: int = 5) -> None:
@@ -208,13 +217,15 @@ def _complete(attributes: dict) -> dict:
         if a.setdefault(name, values[0]) not in values:
             raise ValueError(f"{name} of a {subject} must be one of {values}, got {a[name]!r}")
     a.setdefault("rug_color", "red")
-    for name, default in (("scale", 1.0), ("dx", 0.0), ("dy", 0.0), ("tint", (0, 0, 0)), ("detail", 0)):
+    for name, default in (("scale", 1.0), ("dx", 0.0), ("dy", 0.0), ("tint", (0, 0, 0)),
+                          ("detail", 0)):
         a.setdefault(name, default)
     return a
 
 
 def _marking(fur: RGB) -> RGB:
-    """Stripe/spot/outline colour: darker than the fur, except on black fur where darker is invisible."""
+    """Stripe/spot/outline colour: darker than the fur, except on black fur where darker is
+    invisible."""
     return (88, 88, 96) if sum(fur) < 150 else scaled(fur, 0.45)
 
 
@@ -225,11 +236,13 @@ def _draw_cat(c: Canvas, a: dict, rng: random.Random) -> None:
     fur, plan = jitter(CAT_COLORS[a["color"]], a["tint"]), CAT_POSES[a["pose"]]
     mark = _marking(fur)
     ground = c.h * (GROUND[a["setting"]] + a["dy"])
-    fit = (0.42, 0.95) if a["pose"] == "lying" else (0.5, 0.58)  # width / height-above-ground limits
+    # width / height-above-ground limits
+    fit = (0.42, 0.95) if a["pose"] == "lying" else (0.5, 0.58)
     unit = a["scale"] * min(c.w * fit[0], ground * fit[1])
     shift = 0.15 * unit if a["pose"] == "lying" else 0.0  # centre the long lying cat, tail included
     f = Frame(c.draw, c.w * (0.5 + a["dx"]) + shift, ground, unit)
-    f.ellipse(plan["body"][0], 0.0, plan["body"][2] * 1.1, 0.05, (0, 0, 0, 70), draw=c.blend)  # shadow
+    # shadow
+    f.ellipse(plan["body"][0], 0.0, plan["body"][2] * 1.1, 0.05, (0, 0, 0, 70), draw=c.blend)
     tail = _bezier(plan["tail"])
     f.line(tail, mark, 0.16)
     f.line(tail, fur, 0.11)
@@ -268,16 +281,17 @@ def _draw_pattern(f: Frame, a: dict, plan: dict, mark: RGB, rng: random.Random) 
     elif a["pattern"] == "spotted":
         for i in range(7):
             ang, rad = 2 * math.pi * (i / 7 + rng.random() * 0.1), 0.35 + 0.35 * (i % 2)
-            f.ellipse(bx + math.cos(ang) * rad * rx, by + math.sin(ang) * rad * ry, 0.075, 0.075, mark)
+            f.ellipse(bx + math.cos(ang) * rad * rx, by + math.sin(ang) * rad * ry, 0.075, 0.075,
+                      mark)
 
 
 def _draw_head(f: Frame, a: dict, centre: tuple[float, float], fur: RGB, mark: RGB) -> None:
     hx, hy = centre
     for s in (-1, 1):  # ears, then their pink insides
-        f.polygon([(hx + s * 0.31, hy + 0.06), (hx + s * 0.27, hy + 0.5), (hx + s * 0.04, hy + 0.25)],
-                  fur, mark, 0.03)
-        f.polygon([(hx + s * 0.26, hy + 0.14), (hx + s * 0.245, hy + 0.4), (hx + s * 0.11, hy + 0.25)],
-                  (236, 150, 160))
+        f.polygon([(hx + s * 0.31, hy + 0.06), (hx + s * 0.27, hy + 0.5),
+                   (hx + s * 0.04, hy + 0.25)], fur, mark, 0.03)
+        f.polygon([(hx + s * 0.26, hy + 0.14), (hx + s * 0.245, hy + 0.4),
+                   (hx + s * 0.11, hy + 0.25)], (236, 150, 160))
     f.ellipse(hx, hy, *HEAD_R, fur, mark, 0.03)
     if a["pattern"] == "striped":
         for dx in (-0.09, 0.0, 0.09):
@@ -302,7 +316,8 @@ def _draw_car(c: Canvas, a: dict, rng: random.Random) -> None:
     shape, paint = CAR_SHAPES[a["car_type"]], jitter(CAR_COLORS[a["color"]], a["tint"])
     trim = (90, 90, 96) if sum(paint) < 150 else scaled(paint, 0.5)
     ground = c.h * (GROUND[a["setting"]] + a["dy"])
-    # Cars nearly fill the width, so they move half as far sideways as cats: headlights stay in view.
+    # Cars nearly fill the width, so they move half as far sideways as cats: headlights stay in
+    # view.
     f = Frame(c.draw, c.w * (0.5 + a["dx"] / 2), ground, a["scale"] * min(c.w * 0.8, ground * 1.2))
     f.ellipse(0.0, 0.0, 0.52, 0.035, (0, 0, 0, 90), draw=c.blend)  # shadow
     f.polygon(shape["body"], paint, trim, 0.012)

@@ -27,7 +27,8 @@ from t2igan.runtime import seed_process
 
 SIZE = (64, 64)  # the classifier's input; generated images of other sizes are resized to it
 TRUST = 0.98
-RECIPE = {"train_images": 16_000, "val_images": 2_000, "epochs": 5, "batch": 128, "lr": 2e-3, "seed": 0, "version": 1}
+RECIPE = {"train_images": 16_000, "val_images": 2_000, "epochs": 5, "batch": 128, "lr": 2e-3,
+          "seed": 0, "version": 1}
 HEADS = synthetic.ATTRIBUTES
 
 
@@ -38,11 +39,13 @@ class AttributeNet(nn.Module):
         super().__init__()
         layers, c_in = [], 3
         for c_out in (24, 48, 96, 128):  # 64 -> 32 -> 16 -> 8 -> 4; about 6 MMAC per image
-            layers += [nn.Conv2d(c_in, c_out, 3, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += [nn.Conv2d(c_in, c_out, 3, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                       nn.ReLU(True)]
             c_in = c_out
         # Flatten, not average-pool: where things are (facing left or right) is an attribute.
         self.trunk = nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * 16, 128), nn.ReLU(True))
-        self.heads = nn.ModuleDict({name: nn.Linear(128, len(values)) for name, values in HEADS.items()})
+        self.heads = nn.ModuleDict({name: nn.Linear(128, len(values))
+                                    for name, values in HEADS.items()})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.trunk(x)
@@ -65,15 +68,18 @@ def _prepare(images: torch.Tensor) -> torch.Tensor:
 def predict(net: AttributeNet, images: torch.Tensor, batch: int = 500) -> dict[str, torch.Tensor]:
     """uint8 (N, 3, H, W) -> {attribute: (N,) predicted value index}."""
     net.eval()
-    parts = [{k: v.argmax(1) for k, v in net(_prepare(images[i:i + batch])).items()} for i in range(0, len(images), batch)]
+    parts = [{k: v.argmax(1) for k, v in net(_prepare(images[i:i + batch])).items()}
+             for i in range(0, len(images), batch)]
     return {name: torch.cat([p[name] for p in parts]) for name in HEADS}
 
 
-def _accuracy(predicted: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, float]:
+def _accuracy(predicted: dict[str, torch.Tensor],
+              labels: dict[str, torch.Tensor]) -> dict[str, float]:
     out = {}
     for name in HEADS:
         mask = labels[name] >= 0
-        out[name] = round((predicted[name][mask] == labels[name][mask]).float().mean().item(), 4) if mask.any() else None
+        out[name] = (round((predicted[name][mask] == labels[name][mask]).float().mean().item(), 4)
+                     if mask.any() else None)
     return out
 
 
@@ -124,7 +130,8 @@ def attribute_classifier(progress: bool = True) -> tuple[AttributeNet, dict[str,
 
 
 def score(images: torch.Tensor, captions: list[str], net: AttributeNet) -> dict:
-    """Accuracy per attribute stated in the captions, and the share of images right on all of them."""
+    """Accuracy per attribute stated in the captions, and the share of images right on all of
+    them."""
     stated = [parse_caption(c) for c in captions]
     predicted = predict(net, images)
     per_attribute, all_right = {}, torch.ones(len(captions), dtype=torch.bool)
@@ -135,5 +142,6 @@ def score(images: torch.Tensor, captions: list[str], net: AttributeNet) -> dict:
         truth = torch.tensor([values.index(stated[i][name]) for i in rows])
         right = predicted[name][rows] == truth
         all_right[rows] &= right
-        per_attribute[name] = {"accuracy": round(right.float().mean().item(), 4), "count": len(rows)}
+        per_attribute[name] = {"accuracy": round(right.float().mean().item(), 4),
+                               "count": len(rows)}
     return {"attributes": per_attribute, "all_stated": round(all_right.float().mean().item(), 4)}

@@ -28,7 +28,8 @@ HINT = "a folder with config.json and the weights, as saved by CLIPModel.save_pr
 
 
 def _first_line(error: Exception) -> str:
-    """The first line of an exception's message (transformers' are often long), for a one-line UserError."""
+    """The first line of an exception's message (transformers' are often long), for a one-line
+    UserError."""
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
@@ -40,30 +41,39 @@ def _features(output: object) -> torch.Tensor:
 class ClipScorer:
     """A loaded CLIP model that scores uint8 images against captions; make one with `load_clip`."""
 
-    def __init__(self, model: CLIPModel, processor: CLIPProcessor, identity: dict, device: torch.device) -> None:
+    def __init__(self, model: CLIPModel, processor: CLIPProcessor, identity: dict,
+                 device: torch.device) -> None:
         self.model, self.processor, self.identity, self.device = model, processor, identity, device
-        # Captions longer than the text encoder's positions are cut, as torchmetrics does (77 for CLIP).
+        # Captions longer than the text encoder's positions are cut, as torchmetrics does (77 for
+        # CLIP).
         self.max_length: int = model.config.text_config.max_position_embeddings
 
     @torch.no_grad()
     def _scores(self, images: torch.Tensor, captions: list[str]) -> torch.Tensor:
         """uint8 (B, 3, H, W) and B captions -> (B,) float32 CLIP scores in [0, 100]."""
         # The processor resizes, crops and normalises as the CLIP was trained: (B, 3, S, S) float.
-        pixels = self.processor.image_processor(images=list(images.cpu()), return_tensors="pt")["pixel_values"]
-        text = self.processor.tokenizer(captions, padding=True, truncation=True, max_length=self.max_length,
-                                        return_tensors="pt")
-        image_emb = _features(self.model.get_image_features(pixel_values=pixels.to(self.device)))  # (B, D)
-        text_emb = _features(self.model.get_text_features(input_ids=text["input_ids"].to(self.device),
-                                                          attention_mask=text["attention_mask"].to(self.device)))
+        pixels = self.processor.image_processor(images=list(images.cpu()),
+                                                return_tensors="pt")["pixel_values"]
+        text = self.processor.tokenizer(captions, padding=True, truncation=True,
+                                        max_length=self.max_length, return_tensors="pt")
+        # (B, D)
+        image_emb = _features(self.model.get_image_features(pixel_values=pixels.to(self.device)))
+        text_emb = _features(self.model.get_text_features(
+            input_ids=text["input_ids"].to(self.device),
+            attention_mask=text["attention_mask"].to(self.device)))
         cosine = F.cosine_similarity(image_emb.float(), text_emb.float(), dim=-1)  # (B,)
         return 100 * cosine.clamp_min(0).cpu()
 
-    def score(self, images: torch.Tensor, captions: list[str], batch: int = 64, progress: bool = False) -> dict:
-        """uint8 (N, 3, H, W) images, caption i for image i -> {"mean", "std" (population), "count"}."""
+    def score(self, images: torch.Tensor, captions: list[str], batch: int = 64,
+              progress: bool = False) -> dict:
+        """uint8 (N, 3, H, W) images, caption i for image i -> {"mean", "std" (population),
+        "count"}."""
         if images.dtype != torch.uint8 or images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f"CLIP score expects uint8 (N, 3, H, W) images, got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(f"CLIP score expects uint8 (N, 3, H, W) images, got {images.dtype} "
+                             f"{tuple(images.shape)}")
         if len(captions) != len(images) or not captions:
-            raise ValueError(f"CLIP score needs one caption per image, got {len(captions)} for {len(images)}")
+            raise ValueError(f"CLIP score needs one caption per image, got {len(captions)} for "
+                             f"{len(images)}")
         bar = tqdm(total=len(images), desc="CLIP score", unit="img", disable=not progress)
         scores = []
         for i in range(0, len(images), batch):
@@ -71,11 +81,13 @@ class ClipScorer:
             bar.update(len(scores[-1]))
         bar.close()
         values = torch.cat(scores).double()  # (N,)
-        return {"mean": values.mean().item(), "std": values.std(correction=0).item(), "count": len(values)}
+        return {"mean": values.mean().item(), "std": values.std(correction=0).item(),
+                "count": len(values)}
 
 
 def _check_folder(folder: Path, flag: str) -> list[Path]:
-    """Raise UserError unless the folder holds a CLIP config and weights; return the weight files."""
+    """Raise UserError unless the folder holds a CLIP config and weights; return the weight
+    files."""
     config = folder / "config.json"
     weights = sorted(p for pattern in WEIGHT_PATTERNS for p in folder.glob(pattern))
     if not folder.is_dir() or not config.is_file() or not weights:
@@ -85,11 +97,13 @@ def _check_folder(folder: Path, flag: str) -> list[Path]:
     except (OSError, ValueError, AttributeError) as e:
         raise UserError(f"{flag} {folder}: config.json is unreadable ({e})") from None
     if model_type != "clip":
-        raise UserError(f"{flag} {folder}: config.json describes a {model_type!r} model, not CLIP ({HINT})")
+        raise UserError(f"{flag} {folder}: config.json describes a {model_type!r} model, not "
+                        f"CLIP ({HINT})")
     return weights
 
 
-def load_clip(path: str | Path, device: str | torch.device = "cpu", flag: str = "--clip-model") -> ClipScorer:
+def load_clip(path: str | Path, device: str | torch.device = "cpu",
+              flag: str = "--clip-model") -> ClipScorer:
     """Load a CLIP model, tokenizer and image processor from a local folder; never downloads.
 
     `flag` names the option the folder came from in error messages (UserError, one line).
@@ -101,12 +115,14 @@ def load_clip(path: str | Path, device: str | torch.device = "cpu", flag: str = 
     try:
         model = CLIPModel.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError) as e:
-        raise UserError(f"{flag} {folder}: the CLIP model does not load ({_first_line(e)})") from None
+        raise UserError(f"{flag} {folder}: the CLIP model does not load "
+                        f"({_first_line(e)})") from None
     try:
         processor = CLIPProcessor.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, TypeError) as e:
         raise UserError(f"{flag} {folder}: no CLIP tokenizer or image processor there (save "
-                        f"CLIPProcessor.save_pretrained into the same folder; {_first_line(e)})") from None
+                        "CLIPProcessor.save_pretrained into the same folder; "
+                        f"{_first_line(e)})") from None
     identity = {"path": str(folder), "weights_sha256": {p.name: file_sha256(p) for p in weights}}
     device = torch.device(device)
     return ClipScorer(model.eval().to(device), processor, identity, device)

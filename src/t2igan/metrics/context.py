@@ -32,22 +32,29 @@ if TYPE_CHECKING:  # loaded only when an evaluation needs the encoder
 class EvalSettings:
     """How to score, beyond which metrics and how many samples (`t2igan evaluate --help`)."""
 
-    fid_mode: str = setting("clean", "clean: TF FID Inception with clean-fid's resize (comparable, modern); dfgan: "
-                            "torchvision's ImageNet Inception as DF-GAN's test code (compare only with tables made "
-                            "that way)", choices=list(MODES))
+    fid_mode: str = setting("clean", "clean: TF FID Inception with clean-fid's resize "
+                            "(comparable, modern); dfgan: torchvision's ImageNet Inception as "
+                            "DF-GAN's test code (compare only with tables made that way)",
+                            choices=list(MODES))
     inception_weights: str | None = setting(None, "Inception weights for FID/IS/KID (clean: "
                                             "weights-inception-2015-12-05-6726825d.pth; dfgan: "
-                                            "inception_v3_google-0cc3c7bd.pth); default: $T2IGAN_INCEPTION_WEIGHTS, "
-                                            "else $TORCH_HOME/hub/checkpoints/; never downloaded")
-    reference_stats: str | None = setting(None, "FID against these published statistics (mu, sigma: pytorch-fid's "
-                                          "layout, as DF-GAN releases them) instead of the real split's")
-    encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain`, for R-precision and domain FID")
-    clip_model: str | None = setting(None, "local CLIP model folder (Hugging Face format) for the CLIP score")
+                                            "inception_v3_google-0cc3c7bd.pth); default: "
+                                            "$T2IGAN_INCEPTION_WEIGHTS, else "
+                                            "$TORCH_HOME/hub/checkpoints/; never downloaded")
+    reference_stats: str | None = setting(None, "FID against these published statistics (mu, "
+                                          "sigma: pytorch-fid's layout, as DF-GAN releases them) "
+                                          "instead of the real split's")
+    encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain`, for "
+                                  "R-precision and domain FID")
+    clip_model: str | None = setting(None, "local CLIP model folder (Hugging Face format) for "
+                                     "the CLIP score")
     is_splits: int = setting(10, "Inception Score splits (the papers' 10)", check=at_least(1))
     kid_subsets: int = setting(100, "KID subsets (torch-fidelity's 100)", check=at_least(1))
-    kid_subset_size: int = setting(1000, "images per KID subset (torch-fidelity's 1000)", check=at_least(2))
+    kid_subset_size: int = setting(1000, "images per KID subset (torch-fidelity's 1000)",
+                                   check=at_least(2))
     r_precision_splits: int = setting(10, "R-precision splits", check=at_least(1))
-    ms_ssim_captions: int = setting(100, "MS-SSIM diversity: captions to draw images from", check=at_least(1))
+    ms_ssim_captions: int = setting(100, "MS-SSIM diversity: captions to draw images from",
+                                    check=at_least(1))
     ms_ssim_per_caption: int = setting(10, "MS-SSIM diversity: images per caption (noise vectors)",
                                        check=at_least(2))
     seed: int = setting(0, "seed of captions and noise")
@@ -66,14 +73,16 @@ def missing_requirement(requirement: str | None, settings: EvalSettings, synthet
         except UserError as error:
             return str(error)
     if requirement == "encoder" and not settings.encoder:
-        return f"needs a DAMSM encoder trained on this data: {encoder_flag} ENC (make one with `t2igan text " \
-               "pretrain --data DATA --out ENC`)"
+        return f"needs a DAMSM encoder trained on this data: {encoder_flag} ENC (make one " \
+               "with `t2igan text pretrain --data DATA --out ENC`)"
     if requirement == "encoder" and not Path(settings.encoder).joinpath("damsm.json").is_file():
-        return f"{encoder_flag} {settings.encoder}: no DAMSM encoder there (make one with `t2igan text pretrain`)"
+        return f"{encoder_flag} {settings.encoder}: no DAMSM encoder there (make one with " \
+               "`t2igan text pretrain`)"
     if requirement == "clip" and not settings.clip_model:
         return "needs a local CLIP model folder: --clip-model DIR (never downloaded)"
     if requirement == "clip" and not Path(settings.clip_model).joinpath("config.json").is_file():
-        return f"--clip-model {settings.clip_model}: no CLIP model there (config.json and the weights)"
+        return f"--clip-model {settings.clip_model}: no CLIP model there (config.json and " \
+               "the weights)"
     if requirement == "synthetic" and not synthetic:
         return "only for the procedural data: its attribute classifier knows the renders"
     return None
@@ -83,7 +92,8 @@ def missing_requirement(requirement: str | None, settings: EvalSettings, synthet
 class RealSet:
     images: torch.Tensor  # (M, 3, H, W) uint8
     captions: list[list[str]]
-    groups: torch.Tensor | None  # (M,) class index where the data has classes, for MS-SSIM of real pairs
+    # (M,) class index where the data has classes, for MS-SSIM of real pairs
+    groups: torch.Tensor | None
 
 
 @dataclass
@@ -91,7 +101,8 @@ class Generated:
     images: torch.Tensor  # (N, 3, H, W) uint8
     captions: list[str]  # the caption each image was made from
     caption_ids: torch.Tensor  # (N,) equal where two images share a caption
-    make: Callable[[list[str], int, int], torch.Tensor]  # (captions, per caption, seed) -> more images, caption-major
+    # (captions, per caption, seed) -> more images, caption-major
+    make: Callable[[list[str], int, int], torch.Tensor]
 
 
 class EvalContext:
@@ -99,7 +110,8 @@ class EvalContext:
                  settings: EvalSettings) -> None:
         self.generated = generated
         self._load_real = real
-        self.real_record = real_record  # data, fingerprint, split, size, fit, count: identifies the real set
+        # data, fingerprint, split, size, fit, count: identifies the real set
+        self.real_record = real_record
         self.settings = settings
         self._features: dict[str, dict[str, np.ndarray]] = {}
 
@@ -125,12 +137,15 @@ class EvalContext:
         """The generated images' features under `extractor`, extracted once per evaluation."""
         key = repr(sorted(extractor.identity.items()))
         if key not in self._features:
-            self._features[key] = extract(extractor, self.generated.images, progress=self.settings.progress,
-                                          desc=f"{extractor.identity['extractor']} features of generated images")
+            self._features[key] = extract(extractor, self.generated.images,
+                                          progress=self.settings.progress,
+                                          desc=f"{extractor.identity['extractor']} features "
+                                               "of generated images")
         return self._features[key]
 
     def reference(self, extractor: FeatureExtractor) -> np.ndarray:
-        """The real split's pool features under `extractor`, from the reference cache when it has them."""
+        """The real split's pool features under `extractor`, from the reference cache when it has
+        them."""
         record = {**self.real_record, **extractor.identity, "feature": "pool"}
         return reference_features(record, lambda: extract(
             extractor, self.real.images, progress=self.settings.progress,
@@ -146,7 +161,8 @@ class DomainFeatures:
 
     def __init__(self, damsm: DAMSM) -> None:
         self.damsm = damsm
-        self.identity = {"extractor": "damsm-image-unit", **{f"encoder_{k}": v for k, v in damsm.identity.items()}}
+        self.identity = {"extractor": "damsm-image-unit",
+                         **{f"encoder_{k}": v for k, v in damsm.identity.items()}}
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"pool": F.normalize(self.damsm.encode_images(images), dim=1)}

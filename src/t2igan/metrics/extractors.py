@@ -44,17 +44,19 @@ MODES = {
     "clean": InceptionMode(
         "weights-inception-2015-12-05-6726825d.pth",
         "torch-fidelity's release v0.2.0 (TensorFlow FID Inception ported to PyTorch)",
-        "TF FID Inception 2015-12-05 (torch-fidelity port); clean-fid resize: PIL bicubic to 299x299, rounded to uint8"),
+        "TF FID Inception 2015-12-05 (torch-fidelity port); clean-fid resize: PIL bicubic to "
+        "299x299, rounded to uint8"),
     "dfgan": InceptionMode(
         "inception_v3_google-0cc3c7bd.pth",
         "torchvision's Inception_V3_Weights.IMAGENET1K_V1",
-        "torchvision ImageNet Inception-v3; DF-GAN-compatible: [0, 1] image, bilinear resize to 299x299, "
-        "transform_input normalisation"),
+        "torchvision ImageNet Inception-v3; DF-GAN-compatible: [0, 1] image, bilinear resize to "
+        "299x299, transform_input normalisation"),
 }
 
 
 class FeatureExtractor(Protocol):
-    identity: dict  # what it is, down to its weights' hash: part of every cache key and protocol line
+    # what it is, down to its weights' hash: part of every cache key and protocol line
+    identity: dict
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """uint8 (B, 3, H, W) -> {"pool": (B, D)} and, for classifiers, {"logits": (B, C)}."""
@@ -83,13 +85,14 @@ def find_inception_weights(mode: str, explicit: str | None = None) -> Path:
     cached = Path(torch.hub.get_dir()) / "checkpoints" / name
     if cached.is_file():
         return cached
-    raise UserError(f"FID, KID and IS ({mode} mode) need the Inception weights {name} ({MODES[mode].origin}); "
-                    f"t2igan never downloads: pass --inception-weights FILE, set ${WEIGHTS_VARIABLE}, or put the "
-                    f"file in {cached.parent}")
+    raise UserError(f"FID, KID and IS ({mode} mode) need the Inception weights {name} "
+                    f"({MODES[mode].origin}); t2igan never downloads: pass --inception-weights "
+                    f"FILE, set ${WEIGHTS_VARIABLE}, or put the file in {cached.parent}")
 
 
 def _clean_resize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> uint8 (B, 3, 299, 299): PIL bicubic on each float channel, as clean-fid.
+    """uint8 (B, 3, H, W) -> uint8 (B, 3, 299, 299): PIL bicubic on each float channel, as
+    clean-fid.
 
     torch-fidelity's network takes uint8, so the result is rounded; that moves a pixel by at most
     half a level, which changes FID by far less than the sampling noise of any sample count.
@@ -97,8 +100,10 @@ def _clean_resize(images: torch.Tensor) -> torch.Tensor:
     if tuple(images.shape[-2:]) == (INCEPTION_SIZE, INCEPTION_SIZE):
         return images
     size = (INCEPTION_SIZE, INCEPTION_SIZE)
-    channels = [Image.fromarray(c.astype(np.float32), mode="F").resize(size, Image.Resampling.BICUBIC)
-                for image in images.numpy() for c in image]  # one resize per image channel, never per pixel
+    # one resize per image channel, never per pixel
+    channels = [Image.fromarray(c.astype(np.float32), mode="F")
+                .resize(size, Image.Resampling.BICUBIC)
+                for image in images.numpy() for c in image]
     out = np.stack([np.asarray(c) for c in channels]).reshape(len(images), 3, *size)
     return torch.from_numpy(out.clip(0, 255).round().astype(np.uint8))
 
@@ -108,10 +113,12 @@ class CleanInception:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         try:
-            self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048", "logits_unbiased"],
+            self.net = FeatureExtractorInceptionV3("inception-v3-compat",
+                                                   ["2048", "logits_unbiased"],
                                                    feature_extractor_weights_path=str(weights))
         except Exception as error:  # a pickle of something else, or other keys
-            raise UserError(f"{weights} is not {MODES['clean'].weights}: {str(error).splitlines()[0]}") from None
+            raise UserError(f"{weights} is not {MODES['clean'].weights}: "
+                            f"{str(error).splitlines()[0]}") from None
         self.net.to(memory_format=torch.channels_last)  # about 30% faster convolutions on a CPU
         self.identity = {"extractor": "inception-clean", "weights_sha256": file_sha256(weights)}
 
@@ -125,19 +132,22 @@ class DFGANInception:
     def __init__(self, weights: Path) -> None:
         from torchvision.models import inception_v3
 
-        # transform_input=True is DF-GAN's normalisation: x * (std / 0.5) + (mean - 0.5) / 0.5 per channel.
+        # transform_input=True is DF-GAN's normalisation: x * (std / 0.5) + (mean - 0.5) / 0.5 per
+        # channel.
         net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
         try:
             net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         except Exception as error:
-            raise UserError(f"{weights} is not {MODES['dfgan'].weights}: {str(error).splitlines()[0]}") from None
+            raise UserError(f"{weights} is not {MODES['dfgan'].weights}: "
+                            f"{str(error).splitlines()[0]}") from None
         self.classifier, net.fc = net.fc, torch.nn.Identity()  # the net now ends at the 2048-d pool
         self.net = net.eval().to(memory_format=torch.channels_last)  # about 30% faster on a CPU
         self.identity = {"extractor": "inception-dfgan", "weights_sha256": file_sha256(weights)}
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = F.interpolate(images.float() / 255, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear",
+        x = F.interpolate(images.float() / 255, size=(INCEPTION_SIZE, INCEPTION_SIZE),
+                          mode="bilinear",
                           align_corners=False).contiguous(memory_format=torch.channels_last)
         pool = self.net(x)  # (B, 2048)
         return {"pool": pool, "logits": self.classifier(pool)}
@@ -145,7 +155,8 @@ class DFGANInception:
 
 def write_random_weights(mode: str, path: Path) -> Path:
     """A file in the layout of `mode`'s real weights, with random values: for tests and speed
-    benchmarks where the real file cannot be had. Features from it measure time, never quality."""
+    benchmarks where the real file cannot be had. Features from it measure time, never
+    quality."""
     if mode == "clean":
         from unittest import mock
 
@@ -153,8 +164,10 @@ def write_random_weights(mode: str, path: Path) -> Path:
 
         # Its constructor insists on loading weights: let it load nothing, keep the random init.
         with mock.patch.object(fidelity, "load_state_dict_from_url", return_value=None), \
-                mock.patch.object(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None):
-            state = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"]).state_dict()
+                mock.patch.object(fidelity.FeatureExtractorInceptionV3, "load_state_dict",
+                                  lambda self, state: None):
+            state = fidelity.FeatureExtractorInceptionV3("inception-v3-compat",
+                                                         ["2048"]).state_dict()
     else:
         from torchvision.models import inception_v3
 
@@ -175,8 +188,8 @@ def load_inception(mode: str = "clean", weights: str | None = None) -> FeatureEx
     return CleanInception(path) if mode == "clean" else DFGANInception(path)
 
 
-def extract(extractor: FeatureExtractor, images: torch.Tensor, batch: int = 50, progress: bool = True,
-            desc: str = "features") -> dict[str, np.ndarray]:
+def extract(extractor: FeatureExtractor, images: torch.Tensor, batch: int = 50,
+            progress: bool = True, desc: str = "features") -> dict[str, np.ndarray]:
     """Features of uint8 (N, 3, H, W) images, batch by batch, as float64 arrays."""
     parts: dict[str, list[torch.Tensor]] = {}
     for start in tqdm(range(0, len(images), batch), desc=desc, unit="batch", disable=not progress):

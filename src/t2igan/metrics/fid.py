@@ -46,9 +46,11 @@ def load_gaussian(path: str | Path) -> Gaussian:
         with np.load(path) as stored:
             mean, cov = stored["mu"].astype(np.float64), stored["sigma"].astype(np.float64)
     except (OSError, ValueError, KeyError) as error:
-        raise UserError(f"--reference-stats {path}: not an .npz with mu and sigma ({str(error).splitlines()[0]})") from None
+        raise UserError(f"--reference-stats {path}: not an .npz with mu and sigma "
+                        f"({str(error).splitlines()[0]})") from None
     if mean.ndim != 1 or cov.shape != (len(mean), len(mean)):
-        raise UserError(f"--reference-stats {path}: mu {mean.shape} and sigma {cov.shape} do not fit together")
+        raise UserError(f"--reference-stats {path}: mu {mean.shape} and sigma {cov.shape} do not "
+                        "fit together")
     return Gaussian(mean, cov)
 
 

@@ -16,7 +16,8 @@ def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0) -> di
     """(N, C) classifier logits -> {"mean", "std"} over `splits` equal parts."""
     n = len(logits)
     if n < splits:
-        raise ValueError(f"the Inception Score needs at least {splits} samples for {splits} splits, got {n}")
+        raise ValueError(f"the Inception Score needs at least {splits} samples for {splits} "
+                         f"splits, got {n}")
     order = torch.from_numpy(np.random.RandomState(seed).permutation(n))
     logits = logits[order].double()
     p, log_p = logits.softmax(dim=1), logits.log_softmax(dim=1)  # (N, C)

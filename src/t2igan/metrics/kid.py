@@ -19,12 +19,13 @@ def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _unbiased_mmd2(x: np.ndarray, y: np.ndarray) -> float:
     m = len(x)
     k_xx, k_yy, k_xy = _polynomial_kernel(x, x), _polynomial_kernel(y, y), _polynomial_kernel(x, y)
-    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))  # diagonals left out
+    # diagonals left out
+    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
     return float(within - 2 * k_xy.sum() / (m * m))
 
 
-def kid(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.ndarray, subsets: int = 100,
-        subset_size: int = 1000, seed: int = 0) -> dict[str, float]:
+def kid(features_a: torch.Tensor | np.ndarray, features_b: torch.Tensor | np.ndarray,
+        subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> dict[str, float]:
     """{"mean", "std", "subset_size"} of MMD^2 between two (N, D) feature sets; the subset size
     shrinks to the smaller set when a set has fewer than `subset_size` samples."""
     a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)

@@ -27,27 +27,31 @@ CHUNK = 64  # pairs per ms_ssim call in ms_ssim_diversity: bounds memory at 5 * 
 
 
 def _gaussian_1d(size: int, sigma: float) -> torch.Tensor:
-    """(size,) float64 normalised Gaussian, centred between taps when size is even (as msssim.py)."""
+    """(size,) float64 normalised Gaussian, centred between taps when size is even (as
+    msssim.py)."""
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-x**2 / (2 * sigma**2))
     return g / g.sum()
 
 
 def _blur_valid(x: torch.Tensor, size: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H - size + 1, W - size + 1): per-channel Gaussian, 'valid' convolution.
+    """(B, C, H, W) -> (B, C, H - size + 1, W - size + 1): per-channel Gaussian, 'valid'
+    convolution.
 
-    The 2-D window of msssim.py is the outer product of two 1-D Gaussians, so two 1-D passes give the
-    same result (up to rounding) for far fewer operations. The window is symmetric, so correlation
-    (conv2d) equals convolution.
+    The 2-D window of msssim.py is the outer product of two 1-D Gaussians, so two 1-D passes give
+    the same result (up to rounding) for far fewer operations. The window is symmetric, so
+    correlation (conv2d) equals convolution.
     """
     channels = x.shape[1]
     g = _gaussian_1d(size, SIGMA * size / WINDOW).to(x.device)
     x = F.conv2d(x, g.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)  # along H
-    return F.conv2d(x, g.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)  # along W
+    # along W
+    return F.conv2d(x, g.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
 
 
 def ssim_and_cs(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """SSIM and contrast-structure term at one scale: float64 (N, C, H, W) pairs -> two (N,) tensors.
+    """SSIM and contrast-structure term at one scale: float64 (N, C, H, W) pairs -> two (N,)
+    tensors.
 
     The window is min(11, H, W) wide; both terms are averaged over the pixels and channels of each
     image (msssim.py averages over its whole batch, which is one pair in AC-GAN's use).
@@ -77,10 +81,11 @@ def _downsample(x: torch.Tensor) -> torch.Tensor:
 def _check_pair(a: torch.Tensor, b: torch.Tensor) -> None:
     """Raise ValueError unless a and b are uint8 (N, C, H, W) tensors of one shape."""
     if a.dtype != torch.uint8 or b.dtype != torch.uint8:
-        raise ValueError(f"ms_ssim expects uint8 images (pixel range 255), got {a.dtype} and {b.dtype}")
+        raise ValueError(f"ms_ssim expects uint8 images (pixel range 255), got {a.dtype} and "
+                         f"{b.dtype}")
     if a.shape != b.shape or a.dim() != 4:
-        raise ValueError(f"ms_ssim expects two (N, C, H, W) batches of one shape, got {tuple(a.shape)} "
-                         f"and {tuple(b.shape)}")
+        raise ValueError(f"ms_ssim expects two (N, C, H, W) batches of one shape, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
 
 
 def ms_ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -112,8 +117,8 @@ def _draw_pairs(groups: torch.Tensor, pairs: int, seed: int) -> tuple[torch.Tens
     start = (counts.cumsum(0) - counts).repeat_interleave(counts)  # (N,) where its group begins
     eligible = (size >= 2).nonzero().squeeze(1)
     if len(eligible) == 0:
-        raise ValueError("ms_ssim_diversity needs a group (caption or class) with at least 2 images; "
-                         "every group has a single image")
+        raise ValueError("ms_ssim_diversity needs a group (caption or class) with at least 2 "
+                         "images; every group has a single image")
     gen = torch.Generator().manual_seed(seed)
     first = eligible[torch.randint(len(eligible), (pairs,), generator=gen)]
     # An offset in 1..size-1 around the group, so the partner is never the first image itself.
@@ -122,7 +127,8 @@ def _draw_pairs(groups: torch.Tensor, pairs: int, seed: int) -> tuple[torch.Tens
     return order[first], order[second]
 
 
-def ms_ssim_diversity(images: torch.Tensor, groups: torch.Tensor, pairs: int = 1000, seed: int = 0) -> dict:
+def ms_ssim_diversity(images: torch.Tensor, groups: torch.Tensor, pairs: int = 1000,
+                      seed: int = 0) -> dict:
     """Mean MS-SSIM over random same-group pairs (lower = more diverse), as AC-GAN / TAC-GAN report.
 
     images: uint8 (N, 3, H, W); groups: (N,) ints, one id per caption or class. Groups with a single
@@ -130,7 +136,8 @@ def ms_ssim_diversity(images: torch.Tensor, groups: torch.Tensor, pairs: int = 1
     Returns {"mean", "std" (population), "pairs"}.
     """
     if groups.shape != (images.shape[0],):
-        raise ValueError(f"groups must be ({images.shape[0]},), one id per image, got {tuple(groups.shape)}")
+        raise ValueError(f"groups must be ({images.shape[0]},), one id per image, got "
+                         f"{tuple(groups.shape)}")
     if pairs < 1:
         raise ValueError(f"pairs must be at least 1, got {pairs}")
     first, second = _draw_pairs(groups.cpu().long(), pairs, seed)

@@ -22,11 +22,13 @@ def _mismatched(caption_ids: torch.Tensor, count: int, generator: torch.Generato
         if not clash.any():
             return picks
         picks[clash] = torch.randint(n, (int(clash.sum()),), generator=generator)
-    raise ValueError("R-precision needs more distinct captions than the images share (found too few mismatches)")
+    raise ValueError("R-precision needs more distinct captions than the images share (found too "
+                     "few mismatches)")
 
 
-def r_precision(image_codes: torch.Tensor, text_codes: torch.Tensor, caption_ids: torch.Tensor | None = None,
-                candidates: int = 100, splits: int = 10, seed: int = 0) -> dict[str, float]:
+def r_precision(image_codes: torch.Tensor, text_codes: torch.Tensor,
+                caption_ids: torch.Tensor | None = None, candidates: int = 100, splits: int = 10,
+                seed: int = 0) -> dict[str, float]:
     """image_codes (N, D) of generated images, text_codes (N, D) of the captions they were made
     from, caption_ids (N,) equal where two rows share a caption (default: all distinct)."""
     n = len(image_codes)
@@ -39,7 +41,8 @@ def r_precision(image_codes: torch.Tensor, text_codes: torch.Tensor, caption_ids
     images = F.normalize(image_codes.double(), dim=1)
     texts = F.normalize(text_codes.double(), dim=1)
     similarity = torch.einsum("nd,nkd->nk", images, texts[rows])  # (N, 100)
-    # Strictly greater: a tie with a mismatched caption is not a hit (a constant encoder scores 0, not 1).
+    # Strictly greater: a tie with a mismatched caption is not a hit (a constant encoder scores 0,
+    # not 1).
     hit = (similarity[:, :1] > similarity[:, 1:]).all(dim=1).double()
     scores = [part.mean().item() for part in hit.tensor_split(splits)]
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores))}

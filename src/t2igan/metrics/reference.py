@@ -35,7 +35,8 @@ def dataset_fingerprint(spec: str) -> str:
     files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     for path in files:
         stat = path.stat()
-        digest.update(f"{path.relative_to(root) if path != root else path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{path.relative_to(root) if path != root else path.name}\0{stat.st_size}"
+                      f"\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -43,7 +44,8 @@ def record_key(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def reference_features(record: dict, compute: Callable[[], np.ndarray], directory: Path | None = None) -> np.ndarray:
+def reference_features(record: dict, compute: Callable[[], np.ndarray],
+                       directory: Path | None = None) -> np.ndarray:
     """The (N, D) reference features described by `record`, from the cache or from `compute()`.
 
     The JSON is written after the arrays, and read back and compared in full before they are
@@ -61,8 +63,10 @@ def reference_features(record: dict, compute: Callable[[], np.ndarray], director
             pass
     features = np.asarray(compute(), dtype=np.float64)
     # float32 on disk: half the size, and far finer than the features' own run-to-run noise.
-    with atomic_path(arrays) as temporary, open(temporary, "wb") as f:  # a file object, or numpy adds ".npz"
-        # mu and sigma under pytorch-fid's names, so other tools (and --reference-stats) can read the file.
+    # a file object, or numpy adds ".npz"
+    with atomic_path(arrays) as temporary, open(temporary, "wb") as f:
+        # mu and sigma under pytorch-fid's names, so other tools (and --reference-stats) can read
+        # the file.
         np.savez(f, features=features.astype(np.float32), mu=features.mean(axis=0),
                  sigma=np.cov(features, rowvar=False))
     write_text(meta, json.dumps(record, indent=2, sort_keys=True))

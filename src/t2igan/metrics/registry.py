@@ -31,8 +31,8 @@ class Metric:
 
 def _sets(ctx: EvalContext) -> str:
     r = ctx.real_record
-    return (f"{len(ctx.generated.images):,} generated vs {r['count']:,} real images ({r['data']}, {r['split']} split, "
-            f"{r['size'][0]}x{r['size'][1]}, fit {r['fit']})")
+    return (f"{len(ctx.generated.images):,} generated vs {r['count']:,} real images "
+            f"({r['data']}, {r['split']} split, {r['size'][0]}x{r['size'][1]}, fit {r['fit']})")
 
 
 def _fid(ctx: EvalContext) -> dict:
@@ -40,45 +40,50 @@ def _fid(ctx: EvalContext) -> dict:
     generated = ctx.features(ctx.inception)["pool"]
     if published:  # the paper's own reference statistics, to reproduce its table
         value = frechet_distance(fit_gaussian(generated), load_gaussian(published))
-        sets = f"{len(generated):,} generated images vs the reference statistics {published} (sha256 " \
-               f"{file_sha256(Path(published))[:12]})"
+        sets = f"{len(generated):,} generated images vs the reference statistics {published} " \
+               f"(sha256 {file_sha256(Path(published))[:12]})"
     else:
         value, sets = fid(generated, ctx.reference(ctx.inception)), _sets(ctx)
-    return {"value": value, "std": None, "protocol": f"{sets}; {MODES[mode].protocol}; pool3 (2048-d); "
-            f"fid-mode {mode}; weights sha256 {ctx.inception.identity['weights_sha256'][:12]}"}
+    return {"value": value, "std": None, "protocol": f"{sets}; {MODES[mode].protocol}; "
+            f"pool3 (2048-d); fid-mode {mode}; weights sha256 "
+            f"{ctx.inception.identity['weights_sha256'][:12]}"}
 
 
 def _inception_score(ctx: EvalContext) -> dict:
     s = ctx.settings
-    result = inception_score(torch.from_numpy(ctx.features(ctx.inception)["logits"]), s.is_splits, s.seed)
-    return {"value": result["mean"], "std": result["std"], "protocol": f"{len(ctx.generated.images):,} generated "
-            f"images in {s.is_splits} splits; {MODES[s.fid_mode].protocol}; softmax of the logits"}
+    result = inception_score(torch.from_numpy(ctx.features(ctx.inception)["logits"]), s.is_splits,
+                             s.seed)
+    return {"value": result["mean"], "std": result["std"],
+            "protocol": f"{len(ctx.generated.images):,} generated images in {s.is_splits} splits; "
+            f"{MODES[s.fid_mode].protocol}; softmax of the logits"}
 
 
 def _kid(ctx: EvalContext) -> dict:
     s = ctx.settings
     result = kid(ctx.features(ctx.inception)["pool"], ctx.reference(ctx.inception), s.kid_subsets,
                  s.kid_subset_size, s.seed)
-    return {"value": result["mean"], "std": result["std"], "protocol": f"{_sets(ctx)}; {MODES[s.fid_mode].protocol};"
-            f" unbiased MMD^2, kernel (x.y/d+1)^3, {s.kid_subsets} subsets of {result['subset_size']}"}
+    return {"value": result["mean"], "std": result["std"],
+            "protocol": f"{_sets(ctx)}; {MODES[s.fid_mode].protocol}; unbiased MMD^2, kernel "
+            f"(x.y/d+1)^3, {s.kid_subsets} subsets of {result['subset_size']}"}
 
 
 def _domain_fid(ctx: EvalContext) -> dict:
     extractor = ctx.domain_extractor
     value = fid(ctx.features(extractor)["pool"], ctx.reference(extractor))
-    return {"value": value, "std": None, "protocol": f"{_sets(ctx)}; NOT Inception: Fréchet distance in the "
-            f"feature space of the DAMSM image encoder {ctx.settings.encoder} (sha256 "
-            f"{ctx.damsm.identity['sha256'][:12]}), trained by t2igan on this data; compare only runs scored "
-            f"with the same encoder"}
+    return {"value": value, "std": None, "protocol": f"{_sets(ctx)}; NOT Inception: Fréchet "
+            f"distance in the feature space of the DAMSM image encoder {ctx.settings.encoder} "
+            f"(sha256 {ctx.damsm.identity['sha256'][:12]}), trained by t2igan on this data; "
+            f"compare only runs scored with the same encoder"}
 
 
 def _r_precision(ctx: EvalContext) -> dict:
     s, g = ctx.settings, ctx.generated
-    result = r_precision(ctx.damsm.encode_images(g.images), ctx.damsm.encode_texts(g.captions), g.caption_ids,
-                         splits=s.r_precision_splits, seed=s.seed)
-    return {"value": result["mean"], "std": result["std"], "protocol": f"{len(g.images):,} generated images, "
-            f"each ranked against its caption and 99 mismatched ones by DAMSM cosine ({s.encoder}); top-1; "
-            f"mean and std over {s.r_precision_splits} splits"}
+    result = r_precision(ctx.damsm.encode_images(g.images), ctx.damsm.encode_texts(g.captions),
+                         g.caption_ids, splits=s.r_precision_splits, seed=s.seed)
+    return {"value": result["mean"], "std": result["std"],
+            "protocol": f"{len(g.images):,} generated images, each ranked against its caption "
+            f"and 99 mismatched ones by DAMSM cosine ({s.encoder}); top-1; mean and std over "
+            f"{s.r_precision_splits} splits"}
 
 
 def _ms_ssim(ctx: EvalContext) -> dict:
@@ -89,21 +94,26 @@ def _ms_ssim(ctx: EvalContext) -> dict:
     images = g.make(captions, s.ms_ssim_per_caption, s.seed)
     groups = torch.arange(len(captions)).repeat_interleave(s.ms_ssim_per_caption)
     generated = ms_ssim_diversity(images, groups, seed=s.seed)
-    real = ms_ssim_diversity(ctx.real.images, ctx.real.groups, seed=s.seed) if ctx.real.groups is not None else None
+    real = (ms_ssim_diversity(ctx.real.images, ctx.real.groups, seed=s.seed)
+            if ctx.real.groups is not None else None)
     real_text = (f"real images of one class: {real['mean']:.4f} over {real['pairs']} pairs" if real
                  else "no real figure: the real data has no classes to pair images by")
-    return {"value": generated["mean"], "std": generated["std"], "real": real["mean"] if real else None,
-            "protocol": f"mean MS-SSIM of {generated['pairs']} random pairs of images made from the same caption "
-            f"({len(captions)} captions x {s.ms_ssim_per_caption} noises); lower is more diverse; {real_text}"}
+    return {"value": generated["mean"], "std": generated["std"],
+            "real": real["mean"] if real else None,
+            "protocol": f"mean MS-SSIM of {generated['pairs']} random pairs of images made from "
+            f"the same caption ({len(captions)} captions x {s.ms_ssim_per_caption} noises); "
+            f"lower is more diverse; {real_text}"}
 
 
 def _clip_score(ctx: EvalContext) -> dict:
     from t2igan.metrics.clip_score import load_clip
 
     g = ctx.generated
-    result = load_clip(ctx.settings.clip_model).score(g.images, g.captions, progress=ctx.settings.progress)
-    return {"value": result["mean"], "std": result["std"], "protocol": f"{len(g.images):,} generated images with "
-            f"their captions; 100 x max(cosine, 0) with the CLIP model {ctx.settings.clip_model}"}
+    result = load_clip(ctx.settings.clip_model).score(g.images, g.captions,
+                                                      progress=ctx.settings.progress)
+    return {"value": result["mean"], "std": result["std"],
+            "protocol": f"{len(g.images):,} generated images with their captions; 100 x "
+            f"max(cosine, 0) with the CLIP model {ctx.settings.clip_model}"}
 
 
 def _attributes(ctx: EvalContext) -> dict:
@@ -114,22 +124,27 @@ def _attributes(ctx: EvalContext) -> dict:
     result = score(g.images, g.captions, net)
     stated = result["attributes"]
     return {"value": result["all_stated"], "std": None,
-            "generated": {k: v["accuracy"] for k, v in stated.items()}, "real": {k: real[k] for k in stated},
+            "generated": {k: v["accuracy"] for k, v in stated.items()},
+            "real": {k: real[k] for k in stated},
             "stated_count": {k: v["count"] for k, v in stated.items()},
             "trusted": all(real[k] is not None and real[k] >= TRUST for k in stated),
-            "protocol": f"{len(g.images):,} generated images, one per held-out test caption; share with every "
-                        f"attribute the caption states right, by the attribute classifier"}
+            "protocol": f"{len(g.images):,} generated images, one per held-out test caption; "
+                        f"share with every attribute the caption states right, by the attribute "
+                        "classifier"}
 
 
 METRICS = {m.name: m for m in [
     Metric("fid", "Fréchet Inception Distance (lower is better)", "inception", False, _fid),
     Metric("is", "Inception Score (higher is better)", "inception", False, _inception_score),
     Metric("kid", "Kernel Inception Distance (lower is better)", "inception", False, _kid),
-    Metric("ms-ssim", "MS-SSIM between images of one caption (lower is more diverse)", None, True, _ms_ssim),
-    Metric("r-precision", "R-precision with a DAMSM encoder (higher is better)", "encoder", True, _r_precision),
-    Metric("domain-fid", "FID in a project-trained DAMSM encoder's features (lower is better)", "encoder", True,
-           _domain_fid),
-    Metric("clip-score", "CLIP score with a local CLIP model (higher is better)", "clip", False, _clip_score),
-    Metric("attributes", "captions with every stated attribute right (procedural data)", "synthetic", True,
-           _attributes),
+    Metric("ms-ssim", "MS-SSIM between images of one caption (lower is more diverse)", None, True,
+           _ms_ssim),
+    Metric("r-precision", "R-precision with a DAMSM encoder (higher is better)", "encoder", True,
+           _r_precision),
+    Metric("domain-fid", "FID in a project-trained DAMSM encoder's features (lower is better)",
+           "encoder", True, _domain_fid),
+    Metric("clip-score", "CLIP score with a local CLIP model (higher is better)", "clip", False,
+           _clip_score),
+    Metric("attributes", "captions with every stated attribute right (procedural data)",
+           "synthetic", True, _attributes),
 ]}

@@ -22,8 +22,8 @@ from t2igan.errors import UserError
 from t2igan.models import df_gan, gan_int_cls, stackgan, tac_gan
 
 # DCGAN's settings (Radford et al. 2016), which GAN-INT-CLS, StackGAN and TAC-GAN all start from.
-COMMON_DEFAULTS: dict[str, Any] = dict(image_size="64", lr=2e-4, beta1=0.5, beta2=0.999, nz=100, ngf=64, ndf=64,
-                                       text_code=128)
+COMMON_DEFAULTS: dict[str, Any] = dict(image_size="64", lr=2e-4, beta1=0.5, beta2=0.999, nz=100,
+                                       ngf=64, ndf=64, text_code=128)
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,13 @@ class ModelSpec:
     description: str
     sizes: tuple[tuple[int, int], ...]  # (width, height) the model can make
     build: Callable[..., tuple[nn.Module, nn.Module]]  # (text_dim, config, num_classes) -> (G, D)
-    objective: Callable[[TrainConfig], Any]  # config -> object with discriminator_loss / generator_loss
-    defaults: dict[str, Any] = field(default_factory=dict)  # the paper's settings for unset config fields
+    # config -> object with discriminator_loss / generator_loss
+    objective: Callable[[TrainConfig], Any]
+    # the paper's settings for unset config fields
+    defaults: dict[str, Any] = field(default_factory=dict)
     needs_labels: bool = False  # trains on a class label per image (--label)
-    # Optional hooks: more defaults computed from the config, and weights to start from before step 0.
+    # Optional hooks: more defaults computed from the config, and weights to start from
+    # before step 0.
     config_defaults: Callable[[TrainConfig], dict[str, Any]] | None = None
     warm_start: Callable[[nn.Module, TrainConfig], None] | None = None
 
@@ -48,23 +51,30 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "df-gan": ModelSpec(
         name="df-gan",
-        description="Tao et al. 2022 (default): one stage, deep text-image fusion blocks, hinge loss + MA-GP",
+        description="Tao et al. 2022 (default): one stage, deep text-image fusion blocks, "
+                    "hinge loss + MA-GP",
         sizes=df_gan.SIZES, build=df_gan.build, objective=lambda cfg: df_gan.Objective(),
         defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32)),
     "stackgan": ModelSpec(
         name="stackgan",
-        description="Zhang et al. 2017: conditioning augmentation; stage I 64 px, stage II 256 px (--stage 2)",
+        description="Zhang et al. 2017: conditioning augmentation; stage I 64 px, stage II 256 px "
+                    "(--stage 2)",
         sizes=stackgan.SIZES, build=stackgan.build, objective=lambda cfg: stackgan.Objective(),
-        defaults=dict(ngf=128, ndf=64), config_defaults=stackgan.stage_defaults, warm_start=stackgan.load_stage1),
+        defaults=dict(ngf=128, ndf=64), config_defaults=stackgan.stage_defaults,
+        warm_start=stackgan.load_stage1),
     "tac-gan": ModelSpec(
         name="tac-gan",
-        description="Dash et al. 2017: auxiliary classifier on D (--label); --aux-loss d2d-ce for ReACGAN's loss",
-        sizes=tac_gan.SIZES, build=tac_gan.build, objective=lambda cfg: tac_gan.Objective(cfg.aux_loss),
+        description="Dash et al. 2017: auxiliary classifier on D (--label); --aux-loss d2d-ce for "
+                    "ReACGAN's loss",
+        sizes=tac_gan.SIZES, build=tac_gan.build,
+        objective=lambda cfg: tac_gan.Objective(cfg.aux_loss),
         defaults=dict(text_code=256), needs_labels=True),
     "gan-int-cls": ModelSpec(
         name="gan-int-cls",
-        description="Reed et al. 2016: text-conditioned DCGAN, matching-aware D, interpolated text embeddings",
-        sizes=gan_int_cls.SIZES, build=gan_int_cls.build, objective=lambda cfg: gan_int_cls.Objective()),
+        description="Reed et al. 2016: text-conditioned DCGAN, matching-aware D, interpolated "
+                    "text embeddings",
+        sizes=gan_int_cls.SIZES, build=gan_int_cls.build,
+        objective=lambda cfg: gan_int_cls.Objective()),
 }
 
 
@@ -85,6 +95,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     if cfg.lr_d is None:
         cfg = dataclasses.replace(cfg, lr_d=cfg.lr)
     if cfg.label is None and spec.needs_labels:
-        cfg = dataclasses.replace(cfg, label="subject+color" if cfg.data == "synthetic" else "label")
+        cfg = dataclasses.replace(cfg,
+                                  label="subject+color" if cfg.data == "synthetic" else "label")
     spec.check_size(cfg.size)
     return cfg

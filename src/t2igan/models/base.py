@@ -3,8 +3,8 @@
 Every model of the zoo subclasses these two, and every use goes through forward(), so a wrapper
 (DiffAugment in front of D, DistributedDataParallel around either) sees each call:
 
-    G(z, text) -> images             z: (B, G.noise_dim) noise; text: (B, text_dim) sentence vectors;
-                                     images: (B, 3, H, W) in [-1, 1]
+    G(z, text) -> images             z: (B, G.noise_dim) noise; text: (B, text_dim) sentence
+                                     vectors; images: (B, 3, H, W) in [-1, 1]
     D(images, text, mismatched=None, labels=None) -> Judgement
                                      logits for each image with its text; with `mismatched`, also
                                      with another caption (the matching-aware term); with `labels`,
@@ -39,13 +39,15 @@ class Judgement:
     mismatched: torch.Tensor | None = None  # (B,) the same image with another caption, when asked
     unconditional: torch.Tensor | None = None  # (B,) real or fake, text aside (StackGAN stage II)
     classes: torch.Tensor | None = None  # (B, C) class logits or (B, E) class embedding (TAC-GAN)
-    proxies: torch.Tensor | None = None  # (B, E) the embedding of each label's class (ReACGAN's D2D-CE)
+    # (B, E) the embedding of each label's class (ReACGAN's D2D-CE)
+    proxies: torch.Tensor | None = None
 
 
 class Discriminator(nn.Module):
     """Images and sentence vectors -> a Judgement."""
 
-    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+    def forward(self, images: torch.Tensor, text: torch.Tensor,
+                mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> Judgement:
         raise NotImplementedError
 
@@ -55,8 +57,8 @@ class Noise:
 
     The trainer draws G's noise from its saved generator; sampling from a generator seeded by the
     user's seed, so the same seed makes the same images. With truncation T every value lies in
-    [-T, T], values beyond being redrawn (the truncation trick: Brock et al. 2019; DF-GAN's sampling),
-    which trades variety for fidelity as T shrinks.
+    [-T, T], values beyond being redrawn (the truncation trick: Brock et al. 2019; DF-GAN's
+    sampling), which trades variety for fidelity as T shrinks.
     """
 
     def __init__(self, dim: int, rng: torch.Generator) -> None:

@@ -1,4 +1,5 @@
-"""DF-GAN (Tao et al., "DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis", CVPR 2022).
+"""DF-GAN (Tao et al., "DF-GAN: A Simple and Effective Baseline for Text-to-Image Synthesis",
+CVPR 2022).
 
 One stage from noise to the full-size image. Each up-sampling block fuses the sentence into the
 image features twice per convolution through stacked affine transformations (scale and shift
@@ -31,12 +32,15 @@ def channels(nf: int, steps: int) -> list[int]:
 
 
 class Affine(nn.Module):
-    """x * scale(cond) + shift(cond), per channel; scale and shift are small MLPs of the condition."""
+    """x * scale(cond) + shift(cond), per channel; scale and shift are small MLPs of the
+    condition."""
 
     def __init__(self, cond_dim: int, num_channels: int) -> None:
         super().__init__()
-        self.scale = nn.Sequential(nn.Linear(cond_dim, num_channels), nn.ReLU(True), nn.Linear(num_channels, num_channels))
-        self.shift = nn.Sequential(nn.Linear(cond_dim, num_channels), nn.ReLU(True), nn.Linear(num_channels, num_channels))
+        self.scale = nn.Sequential(nn.Linear(cond_dim, num_channels), nn.ReLU(True),
+                                   nn.Linear(num_channels, num_channels))
+        self.shift = nn.Sequential(nn.Linear(cond_dim, num_channels), nn.ReLU(True),
+                                   nn.Linear(num_channels, num_channels))
         for mlp, start in ((self.scale, 1.0), (self.shift, 0.0)):  # start as the identity transform
             nn.init.zeros_(mlp[2].weight)
             nn.init.constant_(mlp[2].bias, start)
@@ -73,7 +77,8 @@ class UpBlock(nn.Module):
 
 
 class DownBlock(nn.Module):
-    """avg-pooled shortcut + gamma * [conv4x4 stride 2, leaky ReLU, conv3x3, leaky ReLU], gamma from 0."""
+    """avg-pooled shortcut + gamma * [conv4x4 stride 2, leaky ReLU, conv3x3, leaky ReLU], gamma
+    from 0."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -97,7 +102,8 @@ class Generator(base.Generator):
         chans = channels(ngf, steps)[::-1]  # 64 px: [8, 8, 4, 2, 1] * ngf
         self.grid = (chans[0], h0, w0)
         self.project_noise = nn.Linear(nz, chans[0] * h0 * w0)  # (B, 8ngf * h0 * w0)
-        self.blocks = nn.ModuleList(UpBlock(nz + text_dim, c_in, c_out) for c_in, c_out in zip(chans, chans[1:]))
+        self.blocks = nn.ModuleList(UpBlock(nz + text_dim, c_in, c_out)
+                                    for c_in, c_out in zip(chans, chans[1:]))
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(chans[-1], 3, 3, 1, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
@@ -116,7 +122,8 @@ class Discriminator(base.Discriminator):
         w0, h0, steps = base_grid(size)
         chans = channels(ndf, steps)  # 64 px: [1, 2, 4, 8, 8] * ndf
         self.from_rgb = nn.Conv2d(3, chans[0], 3, 1, 1)
-        self.blocks = nn.Sequential(*(DownBlock(c_in, c_out) for c_in, c_out in zip(chans, chans[1:])))
+        self.blocks = nn.Sequential(*(DownBlock(c_in, c_out)
+                                      for c_in, c_out in zip(chans, chans[1:])))
         self.head = nn.Sequential(
             nn.Conv2d(chans[-1] + text_dim, ndf * 2, 3, 1, 1, bias=False), nn.LeakyReLU(0.2, True),
             nn.Conv2d(ndf * 2, 1, (h0, w0), 1, 0, bias=False))  # (B, 1, 1, 1)
@@ -125,7 +132,8 @@ class Discriminator(base.Discriminator):
         tiled = text[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, text_dim, h0, w0)
         return self.head(torch.cat([features, tiled], dim=1)).flatten()  # (B,)
 
-    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+    def forward(self, images: torch.Tensor, text: torch.Tensor,
+                mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.blocks(self.from_rgb(images))  # (B, 8ndf, h0, w0)
         return base.Judgement(self.judge(features, text),
@@ -133,7 +141,8 @@ class Discriminator(base.Discriminator):
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
-    return Generator(text_dim, cfg.size, cfg.nz, cfg.ngf), Discriminator(text_dim, cfg.size, cfg.ndf)
+    return (Generator(text_dim, cfg.size, cfg.nz, cfg.ngf),
+            Discriminator(text_dim, cfg.size, cfg.ndf))
 
 
 class Objective:
@@ -146,9 +155,11 @@ class Objective:
         with torch.no_grad():
             fake = G(noise(len(text)), batch.text)
         real, fake = judge_matching(D, real_images, fake, text, mismatched=mismatch(batch.text))
-        penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text, GP_WEIGHT, GP_POWER)
+        penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text,
+                                                         GP_WEIGHT, GP_POWER)
         loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits) + penalty
-        return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits, ma_gp=penalty)
+        return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits,
+                           ma_gp=penalty)
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
                        noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:

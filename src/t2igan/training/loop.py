@@ -38,7 +38,8 @@ from t2igan.training.evaluation import TrainingEvaluation
 class CaptionTable:
     """Every caption's sentence vector, flat, with each image's slice: (first, count)."""
 
-    def __init__(self, captions: list[list[str]], vectors: torch.Tensor, device: torch.device) -> None:
+    def __init__(self, captions: list[list[str]], vectors: torch.Tensor,
+                 device: torch.device) -> None:
         self.vectors = vectors.to(device)  # (M, text_dim), the captions flattened in order
         counts = torch.tensor([len(caps) for caps in captions])
         self.count = counts.to(device)
@@ -46,7 +47,8 @@ class CaptionTable:
 
     def sample(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         """One random caption vector per image index: (B,) -> (B, text_dim)."""
-        pick = (torch.rand(len(images), generator=rng, device=rng.device) * self.count[images]).long()
+        pick = (torch.rand(len(images), generator=rng, device=rng.device)
+                * self.count[images]).long()
         return self.vectors[self.first[images] + pick]
 
 
@@ -57,8 +59,8 @@ def _distinct(texts: list[str], count: int) -> list[str]:
 
 @contextmanager
 def frozen(network: nn.Module) -> Iterator[None]:
-    """No gradients for `network`'s parameters inside the block (G's phase needs gradients through D,
-    not D's own); afterwards each parameter's requires_grad is what it was, so a part that was
+    """No gradients for `network`'s parameters inside the block (G's phase needs gradients through
+    D, not D's own); afterwards each parameter's requires_grad is what it was, so a part that was
     frozen to begin with (a pretrained backbone) stays frozen."""
     before = [(p, p.requires_grad) for p in network.parameters()]
     network.requires_grad_(False)
@@ -70,7 +72,8 @@ def frozen(network: nn.Module) -> Iterator[None]:
 
 
 def _trainable(network: nn.Module) -> list[nn.Parameter]:
-    return [p for p in network.parameters() if p.requires_grad]  # frozen parts never reach an optimizer
+    # frozen parts never reach an optimizer
+    return [p for p in network.parameters() if p.requires_grad]
 
 
 class Trainer:
@@ -83,13 +86,17 @@ class Trainer:
         seed_process(cfg.seed)
         dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
         data = load_into_memory(dataset, cfg.num_images, progress)
-        if data.skipped:  # all reading happens here, before step 0: a bad file never stops a run mid-way
+        # all reading happens here, before step 0: a bad file never stops a run mid-way
+        if data.skipped:
             print(f"skipped {len(data.skipped)} unusable files ({count_reasons(data.skipped)}); "
                   f"`t2igan data check {cfg.data}` lists them", file=sys.stderr)
-        self.images = data.images  # uint8 on the CPU (a memory map for caches); batches go to the device
-        self.prompts = SAMPLE_PROMPTS if cfg.data == "synthetic" else _distinct([c[0] for c in data.captions], 8)
+        # uint8 on the CPU (a memory map for caches); batches go to the device
+        self.images = data.images
+        self.prompts = (SAMPLE_PROMPTS if cfg.data == "synthetic"
+                        else _distinct([c[0] for c in data.captions], 8))
         self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
-        vectors = data.vectors if data.text_encoder == cfg.text_encoder else None  # a cache's, already computed
+        # a cache's, already computed
+        vectors = data.vectors if data.text_encoder == cfg.text_encoder else None
         if vectors is None:
             vectors = embed_texts([c for caps in data.captions for c in caps], cfg.text_encoder)
         self.table = CaptionTable(data.captions, vectors, self.device)
@@ -104,7 +111,8 @@ class Trainer:
         self.G = G.to(self.device, memory_format=torch.channels_last)
         self.D = D.to(self.device, memory_format=torch.channels_last)
         self.augment_rng = torch.Generator(self.device).manual_seed(cfg.seed + 2)
-        self.critic = seen_through(self.D, cfg.augment, self.augment_rng)  # D as the objectives see it
+        # D as the objectives see it
+        self.critic = seen_through(self.D, cfg.augment, self.augment_rng)
         self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self.objective = spec.objective(cfg)
         betas = (cfg.beta1, cfg.beta2)
@@ -118,10 +126,12 @@ class Trainer:
 
     # -- one step ---------------------------------------------------------------------------
     def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16,
+                              enabled=self.cfg.precision == "bf16")
 
     def next_batch(self) -> Batch:
-        index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_rng, device=self.device)
+        index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_rng,
+                              device=self.device)
         images = self.images[index.cpu()].to(self.device, non_blocking=True)
         real = to_model(images).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
         text = self.table.sample(index, self.batch_rng)  # (B, text_dim)
@@ -130,13 +140,15 @@ class Trainer:
     def train_step(self) -> dict[str, float]:
         batch = self.next_batch()
         with self.autocast():
-            loss_d, stats = self.objective.discriminator_loss(self.G, self.critic, batch, self.noise)
+            loss_d, stats = self.objective.discriminator_loss(self.G, self.critic, batch,
+                                                              self.noise)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
         with frozen(self.D):
             with self.autocast():
-                loss_g, g_stats = self.objective.generator_loss(self.G, self.critic, batch, self.noise)
+                loss_g, g_stats = self.objective.generator_loss(self.G, self.critic, batch,
+                                                                self.noise)
                 if self.cfg.mode_seeking > 0:
                     diverse = self.mode_seeking(batch.text)
                     loss_g = loss_g + self.cfg.mode_seeking * diverse
@@ -159,7 +171,8 @@ class Trainer:
     # -- state -----------------------------------------------------------------------------
     def meta(self) -> dict:
         return {"config": self.cfg.to_dict(), "model": self.cfg.model, "text_dim": self.text_dim,
-                "image_size": list(self.cfg.size), "classes": self.classes, "t2igan_version": __version__}
+                "image_size": list(self.cfg.size), "classes": self.classes,
+                "t2igan_version": __version__}
 
     def networks(self) -> dict[str, nn.Module]:
         """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
@@ -185,7 +198,8 @@ class Trainer:
             if "augment_rng" in state:  # checkpoints of t2igan before --augment have none
                 self.augment_rng.set_state(state["augment_rng"])
         except (KeyError, ValueError, RuntimeError):
-            raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} does not fit this run") from None
+            raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} "
+                            "does not fit this run") from None
         self.step = self.saved_step = checkpoint.meta["step"]
 
     @contextmanager
@@ -208,23 +222,28 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict:
-        """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise Interrupted."""
+        """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise
+        Interrupted."""
         cfg, start, seen, last = self.cfg, time.monotonic(), 0, {}
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else float("inf")
         log = open(self.run / runs.LOG, "a", encoding="utf-8")
-        # With a time budget the step limit is usually a far-off cap: count steps, show minutes left.
-        bar = tqdm(total=None if cfg.max_minutes else cfg.steps, initial=self.step, desc="training", unit="step",
-                   disable=not self.progress)
+        # With a time budget the step limit is usually a far-off cap: count steps, show
+        # minutes left.
+        bar = tqdm(total=None if cfg.max_minutes else cfg.steps, initial=self.step, desc="training",
+                   unit="step", disable=not self.progress)
         with stop_requests() as stop, log, bar:
             while self.step < cfg.steps and time.monotonic() < deadline:
                 last = self.train_step()
                 seen += cfg.batch_size
                 rate = seen / max(time.monotonic() - start, 1e-9)
                 bar.update(1)
-                left = {"min_left": f"{(deadline - time.monotonic()) / 60:.1f}"} if cfg.max_minutes else {}
-                bar.set_postfix(d=f"{last['loss_d']:.3f}", g=f"{last['loss_g']:.3f}", img_s=f"{rate:.0f}", **left)
+                left = ({"min_left": f"{(deadline - time.monotonic()) / 60:.1f}"}
+                        if cfg.max_minutes else {})
+                bar.set_postfix(d=f"{last['loss_d']:.3f}", g=f"{last['loss_g']:.3f}",
+                                img_s=f"{rate:.0f}", **left)
                 if self.step % cfg.log_every == 0:
-                    log.write(json.dumps({"step": self.step, **last, "images_per_s": round(rate, 1)}) + "\n")
+                    log.write(json.dumps({"step": self.step, **last,
+                                          "images_per_s": round(rate, 1)}) + "\n")
                     log.flush()
                 if self.step % cfg.sample_every == 0:
                     self.sample()
@@ -234,7 +253,8 @@ class Trainer:
                     scores = self.evaluate()
                     log.write(json.dumps({"step": self.step, "eval": scores}) + "\n")
                     log.flush()
-                    bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+                    bar.write(f"step {self.step}: "
+                              + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
                 if stop:
                     if self.saved_step != self.step:
                         self.save()
@@ -243,16 +263,19 @@ class Trainer:
             self.save()
         samples = self.sample()
         minutes = (time.monotonic() - start) / 60
-        return {"step": self.step, "minutes": round(minutes, 2), "images_per_s": round(seen / max(minutes * 60, 1e-9), 1),
+        return {"step": self.step, "minutes": round(minutes, 2),
+                "images_per_s": round(seen / max(minutes * 60, 1e-9), 1),
                 "samples": str(samples), **last}
 
 
 def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train a model into a run folder (or continue it with resume=True); returns a summary."""
     run = Path(run)
-    checkpoint = runs.load_checkpoint(runs.latest_checkpoint(run)) if resume else None  # fail before loading data
+    # fail before loading data
+    checkpoint = runs.load_checkpoint(runs.latest_checkpoint(run)) if resume else None
     if not resume and runs.list_checkpoints(run):
-        raise UserError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
+        raise UserError(f"{run} already holds a run; pass --resume to continue it "
+                        "or choose another --out")
     run.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, run, progress)
     if checkpoint:

@@ -30,7 +30,8 @@ def detect(path: Path) -> bool:
 
 
 def _parse(record: dict) -> tuple[str, list[str], dict]:
-    return str(record["file"]), clean_captions(list(record["captions"])), dict(record.get("attributes") or {})
+    return (str(record["file"]), clean_captions(list(record["captions"])),
+            dict(record.get("attributes") or {}))
 
 
 def scan(path: Path, options: SourceOptions) -> Source:
@@ -38,14 +39,15 @@ def scan(path: Path, options: SourceOptions) -> Source:
     return Source(path, "captioned-folder", entries, read_file, skipped)
 
 
-def write_captioned_folder(dataset: torch.utils.data.Dataset, out: str | Path, num: int | None = None,
-                           progress: bool = True) -> Path:
+def write_captioned_folder(dataset: torch.utils.data.Dataset, out: str | Path,
+                           num: int | None = None, progress: bool = True) -> Path:
     """Write the first `num` items of a (image, captions, extras) dataset as a captioned folder."""
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     num = len(dataset) if num is None else num
     # the manifest appears only once every image is on disk
-    with atomic_path(out / MANIFEST) as temporary, open(temporary, "w", encoding="utf-8") as manifest:
+    with atomic_path(out / MANIFEST) as temporary, \
+            open(temporary, "w", encoding="utf-8") as manifest:
         for index in tqdm(range(num), desc=f"writing {out}", unit="img", disable=not progress):
             image, captions, extras = dataset[index]
             name = f"images/{index:06d}.png"

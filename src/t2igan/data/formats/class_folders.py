@@ -49,5 +49,6 @@ def scan(path: Path, options: SourceOptions) -> Source:
             if file.suffix.lower() in IMAGE_EXTENSIONS:
                 entries.append(Entry(name, [caption], {"label": label}, str(file)))
             else:
-                skipped.append(Skipped(name, f"not an image file type ({file.suffix or 'no extension'})"))
+                skipped.append(Skipped(name, f"not an image file type "
+                                             f"({file.suffix or 'no extension'})"))
     return Source(path, "class-folders", entries, read_file, skipped)

@@ -1,8 +1,10 @@
 """COCO captions: `captions_<split>.json` files and the image folders they name.
 
-    DIR/annotations/captions_train2017.json    {"images": [{"id": 9, "file_name": "000000000009.jpg"}],
-    DIR/annotations/captions_val2017.json       "annotations": [{"image_id": 9, "caption": "..."}, ...]}
-    DIR/train2017/000000000009.jpg ...         found under DIR/<split>/, by the path, or by base name
+    DIR/annotations/captions_train2017.json
+    DIR/annotations/captions_val2017.json
+        {"images": [{"id": 9, "file_name": "000000000009.jpg"}],
+         "annotations": [{"image_id": 9, "caption": "..."}, ...]}
+    DIR/train2017/000000000009.jpg ...   found under DIR/<split>/, by the path, or by base name
 
 The JSON may also sit in DIR itself, or --data may name one JSON file. Every captions_*.json
 found is read. --keep-words "cat,kitten" keeps only the images one of whose captions has one of
@@ -55,7 +57,8 @@ def _dataset_root(json_file: Path) -> Path:
 
 
 def _words(text: str) -> str:
-    """'A cat, sitting.' -> ' a cat sitting ': spaces around every word, so phrases match whole words."""
+    """'A cat, sitting.' -> ' a cat sitting ': spaces around every word, so phrases match whole
+    words."""
     return f" {' '.join(WORD.findall(text.lower()))} "
 
 
@@ -76,7 +79,8 @@ def _load(file: Path, skipped: list[Skipped]) -> tuple[list[dict], dict[Any, lis
         images = [im for im in data["images"] if isinstance(im, dict)]
         annotations = data["annotations"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-        skipped.append(Skipped(file.name, f"bad manifest line (not COCO captions: {type(error).__name__}: {error})"))
+        skipped.append(Skipped(file.name, f"bad manifest line (not COCO captions: "
+                                          f"{type(error).__name__}: {error})"))
         return None
     by_image: dict[Any, list[str]] = {}
     for annotation in annotations:
@@ -88,7 +92,8 @@ def _load(file: Path, skipped: list[Skipped]) -> tuple[list[dict], dict[Any, lis
 def scan(path: Path, options: SourceOptions) -> Source:
     files = _files(path)
     if not files:
-        raise UserError(f"{path}: no COCO captions file ({PATTERN}) in it or in its annotations/ folder")
+        raise UserError(f"{path}: no COCO captions file ({PATTERN}) in it or in its "
+                        "annotations/ folder")
     keep = KeepWords(options.keep_words)
     root = path if path.is_dir() else _dataset_root(path)
     finders: dict[Path, ImageFinder] = {}  # one index of the image files per dataset folder
@@ -115,7 +120,8 @@ def scan(path: Path, options: SourceOptions) -> Source:
             if found is None:
                 skipped.append(Skipped(name, "caption with no image"))
                 continue
-            entries.append(Entry(str(found.relative_to(data_root)), captions, {"coco_id": image_id}, str(found)))
+            entries.append(Entry(str(found.relative_to(data_root)), captions, {"coco_id": image_id},
+                                 str(found)))
         # what is left in by_image are captions of ids the "images" list never named
         for image_id, texts in by_image.items():
             captions = clean_captions(texts)

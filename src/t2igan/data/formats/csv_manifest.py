@@ -26,8 +26,10 @@ from t2igan.data.sources import (
 )
 from t2igan.errors import UserError
 
-IMAGE_COLUMNS = ("file_name", "file", "filename", "image", "image_name", "image_path", "path", "img")
-CAPTION_COLUMNS = ("caption", "captions", "text", "description", "sentence", "prompt", "caption_template")
+IMAGE_COLUMNS = ("file_name", "file", "filename", "image", "image_name", "image_path", "path",
+                 "img")
+CAPTION_COLUMNS = ("caption", "captions", "text", "description", "sentence", "prompt",
+                   "caption_template")
 LABEL_COLUMNS = ("label", "class_name", "class", "breed", "category", "species")
 SUFFIXES = (".csv", ".tsv", ".txt")
 
@@ -64,7 +66,8 @@ def detect(path: Path) -> bool:
     return bool(_manifests(path, SourceOptions()))
 
 
-def _column(header: list[str], given: str | None, candidates: tuple[str, ...], what: str, file: Path) -> str | None:
+def _column(header: list[str], given: str | None, candidates: tuple[str, ...], what: str,
+            file: Path) -> str | None:
     if given:
         if given.lower() not in header:
             raise UserError(f"{file} has no column {given!r} (its columns: {', '.join(header)})")
@@ -72,7 +75,8 @@ def _column(header: list[str], given: str | None, candidates: tuple[str, ...], w
     found = next((c for c in candidates if c in header), None)
     if found is None and what != "label":
         flag = f"--{what}-column"
-        raise UserError(f"{file}: no {what} column found among {', '.join(header)}; name it with {flag}")
+        raise UserError(f"{file}: no {what} column found among {', '.join(header)}; name it "
+                        f"with {flag}")
     return found
 
 
@@ -88,9 +92,11 @@ def _value(text: str) -> int | float | str:
 def scan(path: Path, options: SourceOptions) -> Source:
     files = _manifests(path, options)
     if not files:
-        raise UserError(f"{path}: no CSV manifest with an image column ({', '.join(IMAGE_COLUMNS)})")
+        raise UserError(f"{path}: no CSV manifest with an image column "
+                        f"({', '.join(IMAGE_COLUMNS)})")
     if len(files) > 1:
-        raise UserError(f"{path} holds several manifests ({', '.join(f.name for f in files)}); pass one as --data")
+        raise UserError(f"{path} holds several manifests ({', '.join(f.name for f in files)}); "
+                        "pass one as --data")
     file = files[0]
     root = file.parent
     header, table = read_table(file)
@@ -114,7 +120,8 @@ def scan(path: Path, options: SourceOptions) -> Source:
             skipped.append(Skipped(name, "no caption"))
             continue
         first = group[0]
-        extras = {k: _value(v.strip()) for k, v in first.items() if k not in (image_col, caption_col) and v}
+        extras = {k: _value(v.strip()) for k, v in first.items()
+                  if k not in (image_col, caption_col) and v}
         if label_col and first.get(label_col):
             extras["label"] = first[label_col].strip()
         entries.append(Entry(str(image.relative_to(root)), captions, extras, str(image)))

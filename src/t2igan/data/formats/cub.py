@@ -1,6 +1,7 @@
 """CUB-200 / Oxford-102 as Reed et al. ship their captions: image folders plus `text_c10/`.
 
-    DIR/text_c10/001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.txt   10 captions, one a line
+    DIR/text_c10/001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.txt
+        10 captions, one a line
     DIR/CUB_200_2011/images/001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.jpg
     DIR/text_c10/class_00001/image_06734.txt                                       (Oxford-102)
     DIR/jpg/image_06734.jpg
@@ -60,7 +61,8 @@ def scan(path: Path, options: SourceOptions) -> Source:
     if not text_dir.is_dir():
         raise UserError(f"{path}: no {TEXT}/ folder of caption files")
     by_stem = _caption_files(text_dir)
-    images = [p for p in image_files(path) if not any(part in EXCLUDED for part in p.relative_to(path).parts[:-1])]
+    images = [p for p in image_files(path)
+              if not any(part in EXCLUDED for part in p.relative_to(path).parts[:-1])]
     entries, skipped, used = [], [], set()
     for image in images:
         name = str(image.relative_to(path))
@@ -70,7 +72,8 @@ def scan(path: Path, options: SourceOptions) -> Source:
             continue
         text_file = _pick(image, files)
         used.add(text_file)
-        captions = clean_captions(text_file.read_text(encoding="utf-8", errors="replace").splitlines())
+        captions = clean_captions(text_file.read_text(encoding="utf-8",
+                                                      errors="replace").splitlines())
         if not captions:
             skipped.append(Skipped(name, "no caption"))
             continue

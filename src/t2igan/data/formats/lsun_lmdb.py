@@ -1,8 +1,9 @@
-"""LSUN databases: LMDB environments mapping keys to encoded images (as torchvision's LSUN reads them).
+"""LSUN databases: LMDB environments mapping keys to encoded images (as torchvision's LSUN
+reads them).
 
-    DIR/data.mdb, DIR/lock.mdb                       one database; DIR's name gives the label
-    DIR/cat_train_lmdb/data.mdb                      or several, one per category:
-    DIR/car_train_lmdb/data.mdb ...                  label "cat", "car" (_lmdb, _train, _val removed)
+    DIR/data.mdb, DIR/lock.mdb               one database; DIR's name gives the label
+    DIR/cat_train_lmdb/data.mdb              or several, one per category:
+    DIR/car_train_lmdb/data.mdb ...          label "cat", "car" (_lmdb, _train, _val removed)
 
 Captions come from --captions-file when given, a CSV (key,caption; several rows per key allowed)
 or a JSONL ({"key": ..., "captions": [...]} or {"key": ..., "text": ...}) whose keys are the
@@ -47,9 +48,12 @@ def environment(path: str) -> lmdb.Environment:
     held = _ENVS.get(key)
     if held and held[0] == pid:
         return held[1]
-    if held:  # inherited through fork(): LMDB handles must not cross one; closing here leaves the parent's
+    if held:
+        # inherited through fork(): LMDB handles must not cross one; closing here leaves
+        # the parent's
         held[1].close()
-    # lock=False: LSUN databases are read-only and often on read-only media; no lock file is written.
+    # lock=False: LSUN databases are read-only and often on read-only media; no lock file is
+    # written.
     env = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
     _ENVS[key] = (pid, env)
     return env
@@ -102,16 +106,19 @@ def _read_captions(file: Path, skipped: list[Skipped]) -> dict[str, list[str]]:
                 record = json.loads(line)
                 key, value = str(record["key"]), record.get("captions", record.get("text"))
             except (json.JSONDecodeError, KeyError, TypeError) as error:
-                skipped.append(Skipped(f"{file.name} line {number}", f"bad manifest line (no key: {error})"))
+                skipped.append(Skipped(f"{file.name} line {number}",
+                                       f"bad manifest line (no key: {error})"))
                 continue
-            captions.setdefault(key, []).extend([value] if isinstance(value, str) else list(value or []))
+            captions.setdefault(key, []).extend([value] if isinstance(value, str)
+                                                else list(value or []))
         return captions
     header, rows = read_table(file)
     key_col = next((c for c in KEY_COLUMNS if c in header), None)
     caption_col = next((c for c in CAPTION_COLUMNS if c in header), None)
     if key_col is None or caption_col is None:
-        raise UserError(f"--captions-file {file}: needs a key column ({', '.join(KEY_COLUMNS)}) and a caption "
-                        f"column ({', '.join(CAPTION_COLUMNS)}); its columns: {', '.join(header)}")
+        raise UserError(f"--captions-file {file}: needs a key column ({', '.join(KEY_COLUMNS)}) "
+                        f"and a caption column ({', '.join(CAPTION_COLUMNS)}); its columns: "
+                        f"{', '.join(header)}")
     for row in rows:
         key = (row.get(key_col) or "").strip()
         if key:
@@ -142,7 +149,8 @@ def scan(path: Path, options: SourceOptions) -> Source:
     if not databases:
         raise UserError(f"{path}: no LMDB database (data.mdb) in it or in its sub-folders")
     skipped: list[Skipped] = []
-    by_key = _read_captions(_captions_file(path, options.captions_file), skipped) if options.captions_file else None
+    by_key = (_read_captions(_captions_file(path, options.captions_file), skipped)
+              if options.captions_file else None)
     template = options.caption_template or DEFAULT_TEMPLATE
     entries, used = [], set()
     for db in databases:

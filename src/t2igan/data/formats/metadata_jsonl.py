@@ -1,8 +1,8 @@
 """Hugging Face imagefolder's manifest: `metadata.jsonl` beside the images.
 
-    DIR/metadata.jsonl     {"file_name": "0001.png", "text": "a red car"}      (text: a string or a list)
-                           other keys ({"label": "sedan", ...}) become extras
-    DIR/0001.png ...       paths relative to DIR
+    DIR/metadata.jsonl   {"file_name": "0001.png", "text": "a red car"}  (text: a string or a list)
+                         other keys ({"label": "sedan", ...}) become extras
+    DIR/0001.png ...     paths relative to DIR
 """
 
 from __future__ import annotations

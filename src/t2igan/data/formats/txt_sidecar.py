@@ -30,10 +30,12 @@ def scan(path: Path, options: SourceOptions) -> Source:
     stems = {p.with_suffix("") for p in images}
     for image in images:
         name, text_file = str(image.relative_to(path)), image.with_suffix(".txt")
-        lines = text_file.read_text(encoding="utf-8", errors="replace").splitlines() if text_file.is_file() else []
+        lines = (text_file.read_text(encoding="utf-8", errors="replace").splitlines()
+                 if text_file.is_file() else [])
         captions = clean_captions(lines)
         if not captions:
-            skipped.append(Skipped(name, "no caption" if text_file.is_file() else "no caption (no .txt beside it)"))
+            skipped.append(Skipped(name, "no caption" if text_file.is_file()
+                                   else "no caption (no .txt beside it)"))
             continue
         extras = {"label": image.parent.name} if image.parent != path else {}
         entries.append(Entry(name, captions, extras, str(image)))

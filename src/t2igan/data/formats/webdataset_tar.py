@@ -1,9 +1,9 @@
 """WebDataset tar shards: the members of one sample share a key (its path up to the first dot).
 
-    DIR/shard-000000.tar           (or --data naming one .tar)
-        00000001.jpg               the image (any extension in IMAGE_EXTENSIONS)
-        00000001.json              {"captions": [...]} or {"text"/"caption": ...}; other keys are extras
-        00000001.txt               captions, one per line (".caption" too); ".cls" gives the extra "label"
+    DIR/shard-000000.tar    (or --data naming one .tar)
+        00000001.jpg        the image (any extension in IMAGE_EXTENSIONS)
+        00000001.json       {"captions": [...]} or {"text"/"caption": ...}; other keys are extras
+        00000001.txt        captions, one per line (".caption" too); ".cls" gives the extra "label"
 
 Scanning lists the tar headers only: an image is read later by seeking to its offset in the
 shard, so shards are never extracted. `pack` writes any source in this layout (`t2igan data
@@ -58,7 +58,8 @@ def detect(path: Path) -> bool:
 
 
 def _split(member: str) -> tuple[str, str]:
-    """'a/b.c/0001.seg.png' -> ('a/b.c/0001', 'seg.png'): the directory prefix belongs to the key."""
+    """'a/b.c/0001.seg.png' -> ('a/b.c/0001', 'seg.png'): the directory prefix belongs to the
+    key."""
     folder, _, base = member.rpartition("/")
     stem, _, ext = base.partition(".")
     return (f"{folder}/{stem}" if folder else stem), ext.lower()
@@ -93,7 +94,8 @@ def _scan_shard(shard: Path, entries: list[Entry], skipped: list[Skipped]) -> No
             if not member.isfile() or member.issparse():
                 continue
             key, ext = _split(member.name)
-            sample = samples.setdefault(key, {"image": None, "captions": [], "extras": {}, "other": []})
+            sample = samples.setdefault(key, {"image": None, "captions": [], "extras": {},
+                                              "other": []})
             where = f"{shard.name}/{member.name}"
             if Path(member.name).suffix.lower() in IMAGE_EXTENSIONS and sample["image"] is None:
                 sample["image"] = (str(shard), member.offset_data, member.size)
@@ -113,8 +115,8 @@ def _scan_shard(shard: Path, entries: list[Entry], skipped: list[Skipped]) -> No
         name, captions = f"{shard.name}/{key}", clean_captions(sample["captions"])
         if sample["image"] is None:
             other = sample["other"]
-            skipped.append(Skipped(name, f"not an image file type ({', '.join(other)})" if other and not captions
-                                   else "caption with no image"))
+            skipped.append(Skipped(name, f"not an image file type ({', '.join(other)})"
+                                   if other and not captions else "caption with no image"))
         elif not captions:
             skipped.append(Skipped(name, "no caption"))
         else:
@@ -134,7 +136,8 @@ def scan(path: Path, options: SourceOptions) -> Source:
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
-    info.size, info.mode, info.mtime = len(data), 0o644, 0  # fixed mtime: the same data packs to the same bytes
+    # fixed mtime: the same data packs to the same bytes
+    info.size, info.mode, info.mtime = len(data), 0o644, 0
     tar.addfile(info, io.BytesIO(data))
 
 
@@ -147,8 +150,10 @@ def _check(data: bytes) -> str:
     return PIL_EXTS[kind]
 
 
-def _usable(source: Source, skipped: list[Skipped], progress: bool) -> Iterator[tuple[Entry, bytes, str]]:
-    """(entry, encoded bytes, extension) of every entry that reads and decodes; the others are skipped."""
+def _usable(source: Source, skipped: list[Skipped],
+            progress: bool) -> Iterator[tuple[Entry, bytes, str]]:
+    """(entry, encoded bytes, extension) of every entry that reads and decodes; the others are
+    skipped."""
     for entry in tqdm(source.entries, desc="packing", unit="img", disable=not progress):
         try:
             data = source.read(entry.ref)
@@ -160,7 +165,8 @@ def _usable(source: Source, skipped: list[Skipped], progress: bool) -> Iterator[
 
 
 def pack(source: Source, out: Path, shard_size: int = 1000, progress: bool = True) -> dict:
-    """Write source's usable entries as out/shard-NNNNNN.tar; returns shards, images and the skipped."""
+    """Write source's usable entries as out/shard-NNNNNN.tar; returns shards, images and the
+    skipped."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     skipped: list[Skipped] = []
@@ -168,8 +174,10 @@ def pack(source: Source, out: Path, shard_size: int = 1000, progress: bool = Tru
     written, shards = 0, 0
     for first in usable:  # once per shard: the shard's loop takes the rest of its entries
         # a shard appears under its real name only when complete: a crash never leaves half a shard
-        with atomic_path(out / f"shard-{shards:06d}.tar") as temporary, tarfile.open(temporary, "w") as tar:
-            for entry, data, ext in itertools.chain([first], itertools.islice(usable, shard_size - 1)):
+        with atomic_path(out / f"shard-{shards:06d}.tar") as temporary, \
+                tarfile.open(temporary, "w") as tar:
+            for entry, data, ext in itertools.chain([first],
+                                                    itertools.islice(usable, shard_size - 1)):
                 key = f"{written:08d}"
                 record = {"captions": entry.captions, "extras": entry.extras, "name": entry.name}
                 _add(tar, f"{key}.{ext}", data)
