@@ -18,10 +18,10 @@ from t2igan.runs import list_checkpoints
 from t2igan.sampling import SAMPLE_PROMPTS, generate_from_run
 from t2igan.training.loop import train
 
-# Sized for minutes on a 2-core CPU (README, "Demo settings"): a quarter-width DCGAN (G's steps
-# cost ~4x less than at the paper's ngf=ndf=64, so it gets ~4x more of them) and 3,000 images,
-# whose 10,000 distinct captions the sentence encoder embeds in about a minute. lr 4e-4 (twice
-# DCGAN's): in 7 minutes colour accuracy 43% against 28% at 2e-4 (README, Results).
+# Sized for minutes on a 2-core CPU (docs/models.md, "Demo settings"): a quarter-width DCGAN
+# (G's steps cost ~4x less than at the paper's ngf=ndf=64, so it gets ~4x more of them) and 3,000
+# images, whose 10,000 distinct captions the sentence encoder embeds in about a minute. lr 4e-4
+# (twice DCGAN's): in 7 minutes colour accuracy 43% against 28% at 2e-4 (docs/results.md).
 # GAN-INT-CLS, not the default DF-GAN: with the same 7 CPU minutes it scores 27% of captions fully
 # right against DF-GAN's 7% (benchmarks/bench_models.py): DF-GAN costs ~2.4x more per image and
 # is still in its early, saturated phase after 600 steps.

@@ -50,7 +50,7 @@ class Discriminator(base.Discriminator):
     One deliberate change from the paper: no batch norm in D. D judges all-real, all-mismatched
     and all-fake batches in separate passes, and with batch statistics it learned to tell those
     batches apart by their statistics: in 400 CPU steps G then stayed at noise, while the same
-    D without batch norm led G to structured images (README, "Why D has no batch norm").
+    D without batch norm led G to structured images (docs/models.md, "GAN-INT-CLS in detail").
 
     The image tower, the expensive part, runs once per image however many texts it is judged with
     (the matching-aware loss asks about two).
