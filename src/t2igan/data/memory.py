@@ -72,7 +72,8 @@ def load_into_memory(dataset: torch.utils.data.Dataset, limit: int | None = None
     if isinstance(dataset, CachedImages):
         return dataset.tensors(limit)
     count = len(dataset) if limit is None else min(limit, len(dataset))
-    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    if workers is None:  # worker processes pay for themselves only on a few hundred images
+        workers = min(2, os.cpu_count() or 1) if count > 512 else 0
     images, captions, attributes = [], [], []
     # found by the scan
     skipped = list(dataset.source.skipped) if isinstance(dataset, CaptionedImages) else []

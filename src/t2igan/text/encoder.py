@@ -10,6 +10,7 @@ new texts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -69,7 +70,9 @@ def _encoder_class(name: str) -> type:
     return ENCODERS[name]
 
 
+@functools.cache
 def load_text_encoder(name: str = "minilm") -> TextEncoder:
+    """The named encoder, loaded once per process (MiniLM takes seconds to load)."""
     return _encoder_class(name)()
 
 
