@@ -1,5 +1,5 @@
 # make demo: set up .venv and run the whole product on the procedural data (about 15 min on 2 CPU cores)
-# make test: set up .venv and run the test suite (CPU, tiny models)
+# make test: set up .venv, lint (ruff) and run the test suite (CPU, tiny models; every benchmark in its --tiny mode)
 # make bench: set up .venv and print the benchmark tables (minutes)
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
 # make bench-data: prepare/check/feed speed on ../shared/data/stanford-cars-128x96 (~2 min)
@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/t2igan demo --out demo
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 bench: $(STAMP)
@@ -41,7 +42,7 @@ bench-metrics: $(STAMP)
 bench-photos: $(STAMP)
 	[ -f bench-runs/cars64/cache.json ] || $(VENV)/bin/t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad --out bench-runs/cars64
 	$(PY) benchmarks/bench_cars.py --cache bench-runs/cars64 --out bench-runs/cars --minutes 30 --only tac-gan+aug
-	bash benchmarks/real_photos.sh 12
+	$(PY) benchmarks/real_photos.py --minutes 12
 
 clean:
 	rm -rf $(VENV) demo

@@ -9,43 +9,56 @@ For each body type the generator gets the held-out captions of that type ("a pho
 Ford F-150 Regular Cab") and the judge scores what comes out. Grids, one row per body type, are
 written beside the runs. Usage:
 
-    t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad --out bench-runs/cars64
+    t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad \\
+        --out bench-runs/cars64
     python benchmarks/bench_cars.py --cache bench-runs/cars64 --minutes 30 --only gan-int-cls+aug
-    python benchmarks/bench_cars.py --cache ... --images 200000 --device cuda      (compare settings fast)
+    python benchmarks/bench_cars.py --cache ... --images 200000 --device cuda  (compare fast)
+    python benchmarks/bench_cars.py --tiny [--out DIR]  (seconds: stand-in cache, tiny settings)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
-BODY_TYPES = {"Sedan": "sedan", "SUV": "suv", "Coupe": "coupe", "Convertible": "convertible", "Cab": "pickup",
-              "SuperCab": "pickup", "Hatchback": "hatchback", "Van": "van", "Minivan": "van", "Wagon": "wagon"}
+BODY_TYPES = {"Sedan": "sedan", "SUV": "suv", "Coupe": "coupe", "Convertible": "convertible",
+              "Cab": "pickup", "SuperCab": "pickup", "Hatchback": "hatchback", "Van": "van",
+              "Minivan": "van", "Wagon": "wagon"}
 TYPES = sorted(set(BODY_TYPES.values()))
-COMMON = dict(image_size="64", batch_size=32, steps=10_000_000, sample_every=1000, checkpoint_every=1000)
+COMMON = dict(image_size="64", batch_size=32, steps=10_000_000, sample_every=1000,
+              checkpoint_every=1000)
 AUG = "color,translation,cutout"  # DiffAugment's full policy
 AUG_CT = "color,translation"
-CONFIGS = {  # explored on a GPU at each one's 30-CPU-minute image count first (README, "Real photos")
+# Explored on a GPU at each one's 30-CPU-minute image count first (README, "Real photos").
+CONFIGS = {
     "gan-int-cls": dict(model="gan-int-cls", ngf=16, ndf=16, lr=4e-4),  # the demo's settings
     "gan-int-cls+aug": dict(model="gan-int-cls", ngf=16, ndf=16, lr=4e-4, augment=AUG),
     "gan-int-cls-32+aug": dict(model="gan-int-cls", ngf=32, ndf=32, lr=2e-4, augment=AUG),
     "gan-int-cls-2e-4+ct": dict(model="gan-int-cls", ngf=16, ndf=16, lr=2e-4, augment=AUG_CT),
     "tac-gan+aug": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label"),
-    "tac-gan+aug+ms": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label", mode_seeking=1.0),
+    "tac-gan+aug+ms": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label",
+                           mode_seeking=1.0),
     "tac-gan+aug+ms0.1": dict(model="tac-gan", ngf=16, ndf=16, lr=4e-4, augment=AUG, label="label",
                               mode_seeking=0.1),
     "tac-gan-2e-4": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, label="label"),
-    "tac-gan-2e-4+ct": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, augment=AUG_CT, label="label"),
-    "tac-gan-2e-4+aug-b64": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, augment=AUG, label="label",
-                                 batch_size=64),
+    "tac-gan-2e-4+ct": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, augment=AUG_CT,
+                            label="label"),
+    "tac-gan-2e-4+aug-b64": dict(model="tac-gan", ngf=16, ndf=16, lr=2e-4, augment=AUG,
+                                 label="label", batch_size=64),
     "df-gan-16+aug": dict(model="df-gan", ngf=16, ndf=16, augment=AUG),
     "df-gan-8+ct": dict(model="df-gan", ngf=8, ndf=8, augment=AUG_CT),
 }
+# --tiny: these defaults instead (flags given still win); "overrides" go into every TrainConfig.
+# Without --cache, a stand-in cache of procedural images in the cars' layout (benchmark_tools.py).
+TINY = dict(out=None, images=8, judge_epochs=1, per_type=2,
+            only="tac-gan+aug+ms,df-gan-8+ct",  # labels, augment, mode seeking; a 64-px model
+            overrides=dict(batch_size=4, ngf=4, ndf=4, nz=8, text_code=8))
 
 
 def body_type(class_name: str) -> str | None:
@@ -58,14 +71,16 @@ def typed(split) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     keep = [(i, TYPES.index(t), item["captions"][0]) for i, item in enumerate(split.items)
             if (t := body_type(str(item["extras"].get("class_name", ""))))]
     index = torch.tensor([k[0] for k in keep])
-    return split.images[index].contiguous(), torch.tensor([k[1] for k in keep]), [k[2] for k in keep]
+    labels = torch.tensor([k[1] for k in keep])
+    return split.images[index].contiguous(), labels, [k[2] for k in keep]
 
 
 def judge_net() -> nn.Module:
     def block(c_in: int, c_out: int) -> list[nn.Module]:
         return [nn.Conv2d(c_in, c_out, 3, 2, 1), nn.BatchNorm2d(c_out), nn.ReLU(True)]
     return nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), *block(128, 256),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(256, len(TYPES)))
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+                         nn.Linear(256, len(TYPES)))
 
 
 def train_judge(cache: Path, epochs: int, device: torch.device) -> tuple[nn.Module, float]:
@@ -80,7 +95,8 @@ def train_judge(cache: Path, epochs: int, device: torch.device) -> tuple[nn.Modu
     for _ in range(epochs):
         for batch in torch.randperm(len(images)).split(64):
             x = to_model(images[batch]).to(device)
-            x = torch.where(torch.rand(len(x), 1, 1, 1, device=device) < 0.5, x.flip(3), x)  # cars face both ways
+            flip = torch.rand(len(x), 1, 1, 1, device=device) < 0.5
+            x = torch.where(flip, x.flip(3), x)  # cars face both ways
             loss = nn.functional.cross_entropy(net(x), labels[batch].to(device))
             opt.zero_grad()
             loss.backward()
@@ -89,15 +105,18 @@ def train_judge(cache: Path, epochs: int, device: torch.device) -> tuple[nn.Modu
 
 
 @torch.no_grad()
-def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> float:
+def accuracy(net: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+             device: torch.device) -> float:
+    """Balanced accuracy: the mean over body types of the share judged right (chance: 1/8)."""
     from t2igan.images import to_model
 
-    """Balanced accuracy: the mean over body types of the share judged right (chance: 1/8)."""
     predicted = torch.cat([net(to_model(b).to(device)).argmax(1).cpu() for b in images.split(256)])
-    return torch.stack([(predicted[labels == k] == k).float().mean() for k in labels.unique()]).mean().item()
+    shares = [(predicted[labels == k] == k).float().mean() for k in labels.unique()]
+    return torch.stack(shares).mean().item()
 
 
-def score(run: Path, cache: Path, judge: nn.Module, device: torch.device, per_type: int = 32) -> dict:
+def score(run: Path, cache: Path, judge: nn.Module, device: torch.device,
+          per_type: int = 32) -> dict:
     """Generate from held-out captions of each body type: the judge's accuracy overall and per type,
     and how much 8 noise vectors vary one caption's images (the grid shows those 8 per type)."""
     from t2igan.data.cache import CachedImages
@@ -118,37 +137,70 @@ def score(run: Path, cache: Path, judge: nn.Module, device: torch.device, per_ty
     judged, truth, same_caption, grid_captions = [], [], [], []
     for k, name in enumerate(TYPES):
         mine = [c for c, label in zip(captions, labels.tolist()) if label == k]
-        judged.append(draw([mine[i] for i in torch.randint(len(mine), (per_type,), generator=generator).tolist()]))
+        picks = torch.randint(len(mine), (per_type,), generator=generator).tolist()
+        judged.append(draw([mine[i] for i in picks]))
         truth += [k] * per_type
         same_caption.append(draw([mine[0]] * 8))
         grid_captions.append(f"{name}: {mine[0]}")
-    save_png(grid_image(torch.cat(same_caption), grid_captions, columns=8), run / "body-types.png")
+    grid = grid_image(torch.cat(same_caption), grid_captions, columns=8)
+    save_png(grid, run / "body-types.png")
     with torch.no_grad():
         predicted = torch.cat([judge(to_model(r).to(device)).argmax(1).cpu() for r in judged])
     truth_t = torch.tensor(truth)
-    per = {name: round((predicted[truth_t == k] == k).float().mean().item(), 3) for k, name in enumerate(TYPES)}
-    return {"body_type_accuracy": round((predicted == truth_t).float().mean().item(), 3), "per_type": per,
-            "diversity": diversity(torch.cat(same_caption), 8)}
+    per = {name: round((predicted[truth_t == k] == k).float().mean().item(), 3)
+           for k, name in enumerate(TYPES)}
+    return {"body_type_accuracy": round((predicted == truth_t).float().mean().item(), 3),
+            "per_type": per, "diversity": diversity(torch.cat(same_caption), 8)}
+
+
+def stand_in_cache(out: Path) -> Path:
+    """--tiny without --cache: procedural images in the cars' layout, prepared as in Usage."""
+    from benchmark_tools import cars_like
+    from t2igan.data.cache import is_cache
+    from t2igan.data.prepare import prepare_cache
+    from t2igan.data.sources import open_source
+
+    cache = out / "stand-in-cache"
+    if not is_cache(cache):  # every class in both splits: cars_like(val_fraction=0.5)
+        prepare_cache(open_source(cars_like(out / "stand-in")), cache, (64, 64), "pad",
+                      val_fraction=0.5, progress=False)
+    return cache
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", required=True, help="cars cache at 64x64 from `t2igan data prepare`")
-    parser.add_argument("--out", default="bench-runs/cars", help="folder for runs, grids and results.json")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", help="cars cache at 64x64 from `t2igan data prepare` (required, "
+                        "but with --tiny: default a stand-in in --out)")
+    parser.add_argument("--out", default="bench-runs/cars",
+                        help="folder for runs, grids and results.json (--tiny: a temporary one)")
     parser.add_argument("--only", help="comma-separated names from: " + ", ".join(CONFIGS))
-    parser.add_argument("--minutes", type=float, help="training budget per configuration, wall clock")
-    parser.add_argument("--images", type=int, help="... or as images seen (same for every configuration)")
+    parser.add_argument("--minutes", type=float,
+                        help="training budget per configuration, wall clock")
+    parser.add_argument("--images", type=int,
+                        help="... or as images seen (same for every configuration)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--judge-epochs", type=int, default=12)
-    parser.add_argument("--score-only", action="store_true", help="score the runs already in --out again")
+    parser.add_argument("--score-only", action="store_true",
+                        help="score the runs already in --out again")
+    parser.add_argument("--tiny", action="store_true",
+                        help="smoke test in seconds: every step at the smallest settings")
+    parser.set_defaults(per_type=32, overrides={})
     args = parser.parse_args()
+    if args.tiny:
+        parser.set_defaults(**TINY)
+        args = parser.parse_args()
+    if not (args.cache or args.tiny):
+        parser.error("the following arguments are required: --cache")
     if not (args.minutes or args.images or args.score_only):
         parser.error("give a budget: --minutes M or --images N")
     from t2igan.config import TrainConfig
     from t2igan.training.loop import train
 
-    device, out, cache = torch.device(args.device), Path(args.out), Path(args.cache)
+    device = torch.device(args.device)
+    out = Path(args.out or tempfile.mkdtemp(prefix="bench-cars-"))
+    cache = Path(args.cache) if args.cache else stand_in_cache(out)
     names = args.only.split(",") if args.only else list(CONFIGS)
     started = time.monotonic()
     judge_file = out / "judge.pt"  # trained once, shared by runs in parallel (--only one each)
@@ -164,29 +216,33 @@ def main() -> None:
           f"{time.monotonic() - started:.0f} s", flush=True)
     rows = []
     for name in names:
-        settings = {**COMMON, **CONFIGS[name]}
+        settings = {**COMMON, **CONFIGS[name], **args.overrides}
         budget = dict(max_minutes=args.minutes) if args.minutes else \
             dict(steps=args.images // settings["batch_size"]) if args.images else {}
-        cfg = TrainConfig(**{**settings, **budget}, data=str(cache), device=args.device, precision=args.precision)
+        cfg = TrainConfig(**{**settings, **budget}, data=str(cache), device=args.device,
+                          precision=args.precision)
         if args.score_only:  # a finished run: its own log says how it trained
             summary = json.loads((out / name / "log.jsonl").read_text().splitlines()[-1])
             summary["minutes"] = None
         else:
             summary = train(cfg, out / name, progress=False)
         row = {"name": name, "steps": summary["step"], "minutes": summary["minutes"],
-               "images_per_s": summary["images_per_s"], "images_seen": summary["step"] * cfg.batch_size,
-               **score(out / name, cache, judge, device), "grid": str(out / name / "body-types.png")}
+               "images_per_s": summary["images_per_s"],
+               "images_seen": summary["step"] * cfg.batch_size,
+               **score(out / name, cache, judge, device, args.per_type),
+               "grid": str(out / name / "body-types.png")}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    (out / f"results-{'+'.join(names)}.json").write_text(json.dumps({"judge_real_accuracy": ceiling, "chance": floor,
-                                                  "rows": rows}, indent=2))
-    print("\n| config | steps | img/s | images seen | body type (judge) | diversity within / between captions |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: |")
+    results = {"judge_real_accuracy": ceiling, "chance": floor, "rows": rows}
+    (out / f"results-{'+'.join(names)}.json").write_text(json.dumps(results, indent=2))
+    print("\n| config | steps | img/s | images seen | body type (judge) "
+          "| diversity within / between captions |\n| --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['name']} | {r['steps']} | {r['images_per_s']:.0f} | {r['images_seen']} | "
               f"{r['body_type_accuracy']:.1%} | {r['diversity']['within_caption']:.3f} / "
               f"{r['diversity']['between_captions']:.3f} |")
-    print(f"body type judged right (balanced over the 8 types): real held-out cars {ceiling:.1%}, chance {floor:.1%}")
+    print(f"body type judged right (balanced over the 8 types): real held-out cars {ceiling:.1%}, "
+          f"chance {floor:.1%}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Images per second of the synthetic-scene renderer (pure Pillow, one core) at the toolkit's sizes.
 
-Run: python benchmarks/bench_renderer.py [--seconds 2]
+Run: python benchmarks/bench_renderer.py [--seconds 2]   (--tiny: 0.01 s per size)
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from t2igan.data.synthetic import render, sample_attributes
 
 SIZES = ((64, 64), (256, 256), (512, 384))
+TINY = dict(seconds=0.01)  # --tiny: these defaults instead (flags given still win)
 
 
 def images_per_second(size: tuple[int, int], seconds: float) -> float:
@@ -29,7 +30,11 @@ def images_per_second(size: tuple[int, int], seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time spent per size")
+    parser.add_argument("--tiny", action="store_true", help="smoke test: 0.01 s per size")
     args = parser.parse_args()
+    if args.tiny:
+        parser.set_defaults(**TINY)
+        args = parser.parse_args()
     print(f"{'size (WxH)':>12}  {'images/s':>9}  {'ms/image':>9}")
     for width, height in SIZES:
         rate = images_per_second((width, height), args.seconds)

@@ -1,7 +1,8 @@
-"""Training throughput of the real train step: images/s, GFLOPs per image, share of matmul peak, memory.
+"""Training throughput of the real train step: images/s, GFLOPs/image, share of matmul peak, memory.
 
 Each configuration runs in its own process so its peak memory (max RSS) is its own.
 Prints a Markdown table. Usage: python benchmarks/bench_training.py [--steps N]
+(--tiny: two of the configurations at width 4, one step each, in seconds)
 """
 
 from __future__ import annotations
@@ -19,15 +20,26 @@ import time
 # bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
 G16 = dict(model="gan-int-cls", ngf=16, ndf=16, batch_size=32)
 CONFIGS = [
-    ("gan-int-cls, paper width ngf=ndf=64, batch 64", "fp32", 5, dict(model="gan-int-cls", ngf=64, ndf=64, batch_size=64)),
-    ("gan-int-cls, half width ngf=ndf=32, batch 32", "fp32", 10, dict(model="gan-int-cls", ngf=32, ndf=32, batch_size=32)),
+    ("gan-int-cls, paper width ngf=ndf=64, batch 64", "fp32", 5,
+     dict(model="gan-int-cls", ngf=64, ndf=64, batch_size=64)),
+    ("gan-int-cls, half width ngf=ndf=32, batch 32", "fp32", 10,
+     dict(model="gan-int-cls", ngf=32, ndf=32, batch_size=32)),
     ("gan-int-cls, demo ngf=ndf=16, batch 32", "fp32", 20, G16),
     ("gan-int-cls, demo ngf=ndf=16, batch 8", "bf16", 2, {**G16, "batch_size": 8}),
     ("df-gan, nf=8, batch 32", "fp32", 10, dict(model="df-gan", ngf=8, ndf=8, batch_size=32)),
-    ("df-gan, paper nf=32, batch 32", "fp32", 3, dict(model="df-gan", ngf=32, ndf=32, batch_size=32)),
-    ("stackgan I, ngf=32, ndf=16, batch 32", "fp32", 10, dict(model="stackgan", ngf=32, ndf=16, batch_size=32)),
-    ("tac-gan (ac), ngf=ndf=16, batch 32", "fp32", 20, dict(model="tac-gan", ngf=16, ndf=16, batch_size=32)),
+    ("df-gan, paper nf=32, batch 32", "fp32", 3,
+     dict(model="df-gan", ngf=32, ndf=32, batch_size=32)),
+    ("stackgan I, ngf=32, ndf=16, batch 32", "fp32", 10,
+     dict(model="stackgan", ngf=32, ndf=16, batch_size=32)),
+    ("tac-gan (ac), ngf=ndf=16, batch 32", "fp32", 20,
+     dict(model="tac-gan", ngf=16, ndf=16, batch_size=32)),
 ]
+# --tiny: these defaults instead (flags given still win); "overrides" go into every TrainConfig.
+# Two configurations: bf16, and DF-GAN, whose FLOPs cannot be counted (the table's two branches).
+TINY = dict(steps=1, matmul_size=64,
+            configs=[c for c in CONFIGS if c[0] in ("gan-int-cls, demo ngf=ndf=16, batch 8",
+                                                    "df-gan, nf=8, batch 32")],
+            overrides=dict(ngf=4, ndf=4, nz=8, text_code=8, batch_size=4, num_images=16))
 
 
 def matmul_rate(dtype: str, n: int = 1024, repeats: int = 20) -> float:
@@ -49,7 +61,7 @@ def one(overrides: dict, precision: str, steps: int) -> dict:
     from t2igan.config import TrainConfig
     from t2igan.training.loop import Trainer
 
-    cfg = TrainConfig(num_images=512, precision=precision, **overrides)
+    cfg = TrainConfig(**{"num_images": 512, **overrides}, precision=precision)
     with tempfile.TemporaryDirectory() as run:
         trainer = Trainer(cfg, run, progress=False)
         trainer.train_step()  # warm-up: first-call allocations and kernel selection
@@ -58,7 +70,7 @@ def one(overrides: dict, precision: str, steps: int) -> dict:
             with FlopCounterMode(display=False) as counter:
                 trainer.train_step()
             flops = counter.get_total_flops()
-        except RuntimeError:  # the counter cannot follow autograd.grad(create_graph=True): DF-GAN's MA-GP
+        except RuntimeError:  # the counter cannot follow autograd.grad(create_graph=True): MA-GP
             pass
         start = time.perf_counter()
         for _ in range(steps):
@@ -72,28 +84,47 @@ def one(overrides: dict, precision: str, steps: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
+def measure(overrides: dict, precision: str, steps: int, here: bool) -> dict:
+    """One configuration's figures from a process of its own, so that its peak memory is its own
+    (here=True, for --tiny: from this process; a new one would only add torch's import time)."""
+    if here:
+        return one(overrides, precision, steps)
+    out = subprocess.run([sys.executable, __file__, "--steps", str(steps), "--one",
+                          json.dumps([overrides, precision])], capture_output=True, text=True,
+                         check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=0, help="timed steps per configuration (default: its own)")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
+    parser.add_argument("--steps", type=int, default=0,
+                        help="timed steps per configuration (default: its own)")
+    parser.add_argument("--tiny", action="store_true",
+                        help="smoke test in seconds: two configurations, tiny, one step")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration
+    parser.set_defaults(matmul_size=1024, configs=CONFIGS, overrides={})
     args = parser.parse_args()
+    if args.tiny:
+        parser.set_defaults(**TINY)
+        args = parser.parse_args()
     if args.one:
         overrides, precision = json.loads(args.one)
         print(json.dumps(one(overrides, precision, args.steps)))
         return
-    peak = {dtype: matmul_rate(dtype) for dtype in ("float32", "bfloat16")}
-    print(f"measured matmul rate: fp32 {peak['float32']:.1f} GFLOP/s, bf16 {peak['bfloat16']:.1f} GFLOP/s "
-          f"({os.cpu_count()} CPU cores)\n")
-    print("| model (64x64) | precision | images/s | GFLOPs/image | achieved GFLOP/s | of matmul peak | peak RSS |")
+    peak = {dtype: matmul_rate(dtype, args.matmul_size) for dtype in ("float32", "bfloat16")}
+    print(f"measured matmul rate: fp32 {peak['float32']:.1f} GFLOP/s, bf16 "
+          f"{peak['bfloat16']:.1f} GFLOP/s ({os.cpu_count()} CPU cores)\n")
+    print("| model (64x64) | precision | images/s | GFLOPs/image | achieved GFLOP/s "
+          "| of matmul peak | peak RSS |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, precision, steps, overrides in CONFIGS:
-        out = subprocess.run([sys.executable, __file__, "--steps", str(args.steps or steps), "--one",
-                              json.dumps([overrides, precision])], capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+    for label, precision, steps, overrides in args.configs:
+        r = measure({**overrides, **args.overrides}, precision, args.steps or steps, args.tiny)
         share = r["achieved_gflops"] / peak["float32" if precision == "fp32" else "bfloat16"]
-        counted = r["gflops_per_image"] == r["gflops_per_image"]  # NaN where FLOPs could not be counted
-        flops = f"{r['gflops_per_image']:.2f} | {r['achieved_gflops']:.1f} | {share:.0%}" if counted else "n/a | n/a | n/a"
-        print(f"| {label} | {precision} | {r['images_per_s']:.1f} | {flops} | {r['peak_rss_mb']:.0f} MB |", flush=True)
+        counted = r["gflops_per_image"] == r["gflops_per_image"]  # NaN: FLOPs not counted
+        flops = f"{r['gflops_per_image']:.2f} | {r['achieved_gflops']:.1f} | {share:.0%}" \
+            if counted else "n/a | n/a | n/a"
+        print(f"| {label} | {precision} | {r['images_per_s']:.1f} | {flops} | "
+              f"{r['peak_rss_mb']:.0f} MB |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""Real photos from ../shared/data, each trained for the same CPU budget at 64x64, then asked for
+typed sentences. Prints each run's summary (steps, images/s); grids land in OUT/<name>/.
+
+    python benchmarks/real_photos.py [--minutes 15] [--out bench-runs/photos]
+    python benchmarks/real_photos.py --tiny [--out DIR]
+
+The cars of bench_cars.py take 30 minutes. Runs one at a time: two torch processes on a 2-core
+machine slow each other down many times over. --tiny: in seconds, the first set only, on a
+stand-in in its layout (procedural renders, written into OUT), width 4, 2 steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from benchmark_tools import cat_breeds_like, cli
+
+DATA = Path(os.environ.get("T2IGAN_SHARED_DATA",
+                          Path(__file__).resolve().parents[2] / "shared" / "data"))
+# The settings bench_cars.py found best for the cars (docs/results.md, "Real photos").
+MODEL = ["--model", "tac-gan", "--label", "label", "--ngf", "16", "--ndf", "16", "--lr", "4e-4",
+         "--batch-size", "32", "--augment", "color,translation,cutout"]
+SETS = {  # name -> (folder in ../shared/data, typed prompts)
+    "cat-breeds": ("cat-breeds", ["a photo of an Abyssinian cat", "a photo of an American Curl cat",
+                                  "a photo of an American Shorthair cat"]),
+    "petimages": ("petimages-cats-128", ["a photo of a Cat",
+                                         "a ginger cat with green eyes lying on a blue rug"]),
+}
+TINY = ["--steps", "2", "--ngf", "4", "--ndf", "4", "--nz", "8", "--text-code", "8",
+        "--batch-size", "4"]  # after MODEL: the last flag wins
+
+
+def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str]) -> None:
+    cache, run_folder = out / f"{name}-cache", out / name
+    if not (cache / "cache.json").is_file():
+        cli("data", "prepare", source, "--size", "64x64", "--fit", "crop", "--out", cache)
+    cli("train", "--data", cache, "--out", run_folder, *MODEL, "--steps", 10_000_000,
+        "--sample-every", 1000, "--checkpoint-every", 1000, *budget)
+    cli("generate", "--run", run_folder, *(f for p in prompts for f in ("--prompt", p)),
+        "--num", 8, "--out", run_folder / "typed.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget per set")
+    parser.add_argument("--out", help="folder for caches, runs and grids (default: "
+                        "bench-runs/photos; --tiny: a temporary folder)")
+    parser.add_argument("--tiny", action="store_true", help="smoke test in seconds on a stand-in")
+    args = parser.parse_args()
+    default = tempfile.mkdtemp(prefix="real-photos-") if args.tiny else "bench-runs/photos"
+    out = Path(args.out or default)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sets = {"cat-breeds": SETS["cat-breeds"]} if args.tiny else SETS
+    for name, (folder, prompts) in sets.items():
+        source = cat_breeds_like(out / "stand-in" / folder) if args.tiny else DATA / folder
+        run(name, source, prompts, out, TINY if args.tiny else ["--max-minutes", args.minutes])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Every benchmark runs end to end in its --tiny mode (seconds, stand-in data, tiny models).
+
+The benchmarks print measured tables and are no tests; --tiny makes each take every step it
+takes for real on the smallest inputs, so that one that stops working is seen here, not months
+later. The numbers they print in this mode mean nothing and are not checked. They run in this
+process (as `python benchmarks/NAME.py --tiny` would, with its own argv and working folder):
+a process each would spend most of the time importing torch and loading the sentence encoder.
+"""
+
+import ast
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+HELPERS = {"benchmark_tools.py"}  # imported by benchmarks, not one
+# script -> lines its output must hold (its tables' headers; the grids it writes)
+EXPECTED = {
+    "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |"],
+    "bench_cuda.py": ["| model | size | precision | img/s | losses finite | peak GiB |"],
+    "bench_data.py": ["| step | size | images | seconds | images/s |"],
+    "bench_metrics.py": ["| extractor (64x64 input, 2 CPU cores) | images/s |",
+                         "| evaluation of a 32x32 GAN-INT-CLS run | minutes |", "| DAMSM metric ("],
+    "bench_models.py": ["| model | width (ngf/ndf) | steps | images/s | subject | colour |"],
+    "bench_params.py": ["| configuration | G | D |"],
+    "bench_renderer.py": ["size (WxH)   images/s   ms/image"],
+    "bench_sizes.py": ['"step": 2', "df-64x64/typed.png"],
+    "bench_training.py": ["| model (64x64) | precision | images/s | GFLOPs/image |"],
+    "real_photos.py": ['"step": 2', "cat-breeds/typed.png"],
+}
+WRITES = {"bench_cars.py", "bench_cuda.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
+          "bench_sizes.py", "real_photos.py"}  # these take --out
+
+
+def test_every_benchmark_is_run_here() -> None:
+    scripts = {p.name for p in BENCHMARKS.iterdir() if p.suffix in (".py", ".sh")}
+    assert scripts - HELPERS == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_usage_names_tiny(name: str) -> None:
+    assert "--tiny" in ast.get_docstring(ast.parse((BENCHMARKS / name).read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_benchmark_runs_tiny(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture) -> None:
+    script = BENCHMARKS / name
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # as for a script: its folder first
+    monkeypatch.chdir(tmp_path)
+    out = ["--out", str(tmp_path / "out")] if name in WRITES else []
+    monkeypatch.setattr(sys, "argv", [str(script), "--tiny", *out])
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        torch.set_num_threads(threads)  # bench_data measures its feed on one thread
+    printed = capsys.readouterr().out
+    for line in EXPECTED[name]:
+        assert line in printed, f"{name} did not print {line!r}:\n{printed[-3000:]}"
