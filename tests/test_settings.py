@@ -1,6 +1,7 @@
 """One description per setting: the command line is made from it, and it checks every value,
 whether it came from a flag, a config file or a checkpoint. And the one atomic-write helper."""
 
+import argparse
 import dataclasses
 import json
 import os
@@ -31,6 +32,13 @@ def test_train_help_lists_the_settings_by_group() -> None:
     positions = [text.index(f"{group} settings:") for group in settings.GROUPS]
     assert positions == sorted(positions)
     assert text.index("--data DATA") < text.index("--format")  # the dataset before how to read it
+
+
+def test_a_bool_setting_is_a_yes_no_flag_pair() -> None:
+    parser = argparse.ArgumentParser()
+    settings.add_flags(parser, EvalSettings)
+    assert parser.parse_args([]).progress is True
+    assert parser.parse_args(["--no-progress"]).progress is False
 
 
 def test_flags_are_typed_from_the_annotations() -> None:

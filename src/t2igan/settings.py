@@ -120,7 +120,10 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, *, suppress_defaults: 
             groups[group] = parser.add_argument_group(f"{group} settings") if group else parser
         default = getattr(instance, field.name)
         shown = "" if default is None else f" (default: {default})"
-        groups[group].add_argument(flag(field.name), type=kind, choices=meta.get("choices"),
+        # A bool is --name / --no-name: with type=bool, "--name False" would be true.
+        how = dict(action=argparse.BooleanOptionalAction) if kind is bool else \
+            dict(type=kind, choices=meta.get("choices"))
+        groups[group].add_argument(flag(field.name), **how,
                                    default=argparse.SUPPRESS if suppress_defaults else default,
                                    help=f"{meta.get('help', '')}{shown}")
 
