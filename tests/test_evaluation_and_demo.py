@@ -34,6 +34,9 @@ def test_demo_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
                                               "steps": 3})
     report = demo.run_demo(tmp_path / "demo", max_minutes=1)
     assert report["step"] == 3
+    # real Inception features against as many held-out renders, with no weights flag
+    assert report["metrics"]["fid"]["value"] > 0 and report["real_images"] == 16
+    assert {"kid", "precision", "recall"} <= set(report["metrics"])
     for name in ("prompts.png", "eval.json", "dataset-sample/captions.jsonl", "run/config.json"):
         assert (tmp_path / "demo" / name).is_file(), name
 

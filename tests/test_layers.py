@@ -17,7 +17,7 @@ SOURCE = ROOT / "src"
 # Bottom to top. Rooms on one line are peers and must not import each other.
 LAYERS = [
     {"errors"},
-    {"files", "interrupts", "runtime", "settings"},
+    {"files", "interrupts", "runtime", "settings", "pretrained"},
     {"images", "losses", "augment"},
     {"text"},
     {"data"},

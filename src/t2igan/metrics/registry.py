@@ -13,18 +13,22 @@ from pathlib import Path
 import torch
 
 from t2igan.metrics.context import EvalContext
-from t2igan.metrics.extractors import MODES, file_sha256
+from t2igan.metrics.extractors import MODES
 from t2igan.metrics.fid import fid, fit_gaussian, frechet_distance, load_gaussian
 from t2igan.metrics.inception_score import inception_score
 from t2igan.metrics.kid import kid
+from t2igan.metrics.precision_recall import NEIGHBOURHOOD, precision_recall
 from t2igan.metrics.r_precision import r_precision
+from t2igan.pretrained import file_sha256
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
     summary: str
-    requires: str | None  # inception | encoder | clip | synthetic (EvalContext.unavailable)
+    # inception | inception-classifier | mobilenet | encoder | clip | synthetic
+    # (context.missing_requirement says what each lacks)
+    requires: str | None
     cheap: bool  # fast enough to run during training (--eval-every)
     compute: Callable[[EvalContext], dict]
 
@@ -35,8 +39,14 @@ def _sets(ctx: EvalContext) -> str:
             f"({r['data']}, {r['split']} split, {r['size'][0]}x{r['size'][1]}, fit {r['fit']})")
 
 
+def _inception_protocol(ctx: EvalContext, what: str) -> str:
+    """Which network and input protocol produced a number, for its protocol line."""
+    mode = ctx.settings.fid_mode
+    return f"{MODES[mode].protocol}; {what}; {ctx.inception.network}; fid-mode {mode}"
+
+
 def _fid(ctx: EvalContext) -> dict:
-    mode, published = ctx.settings.fid_mode, ctx.settings.reference_stats
+    _mode, published = ctx.settings.fid_mode, ctx.settings.reference_stats
     generated = ctx.features(ctx.inception)["pool"]
     if published:  # the paper's own reference statistics, to reproduce its table
         value = frechet_distance(fit_gaussian(generated), load_gaussian(published))
@@ -44,9 +54,8 @@ def _fid(ctx: EvalContext) -> dict:
                f"(sha256 {file_sha256(Path(published))[:12]})"
     else:
         value, sets = fid(generated, ctx.reference(ctx.inception)), _sets(ctx)
-    return {"value": value, "std": None, "protocol": f"{sets}; {MODES[mode].protocol}; "
-            f"pool3 (2048-d); fid-mode {mode}; weights sha256 "
-            f"{ctx.inception.identity['weights_sha256'][:12]}"}
+    return {"value": value, "std": None,
+            "protocol": f"{sets}; {_inception_protocol(ctx, 'pool3 (2048-d)')}"}
 
 
 def _inception_score(ctx: EvalContext) -> dict:
@@ -55,7 +64,17 @@ def _inception_score(ctx: EvalContext) -> dict:
                              s.seed)
     return {"value": result["mean"], "std": result["std"],
             "protocol": f"{len(ctx.generated.images):,} generated images in {s.is_splits} splits; "
-            f"{MODES[s.fid_mode].protocol}; softmax of the logits"}
+            f"{_inception_protocol(ctx, 'softmax of the 1008 logits (no bias)')}"}
+
+
+def _mobilenet_is(ctx: EvalContext) -> dict:
+    s = ctx.settings
+    logits = torch.from_numpy(ctx.features(ctx.mobilenet)["logits"])
+    result = inception_score(logits, s.is_splits, s.seed)
+    return {"value": result["mean"], "std": result["std"],
+            "protocol": f"NOT the Inception Score: its formula on the 1000 ImageNet classes of "
+            f"{ctx.mobilenet.network}; whole image resized to 224x224; {len(logits):,} "
+            f"generated images in {s.is_splits} splits; compare only with is-mobilenet"}
 
 
 def _kid(ctx: EvalContext) -> dict:
@@ -63,8 +82,18 @@ def _kid(ctx: EvalContext) -> dict:
     result = kid(ctx.features(ctx.inception)["pool"], ctx.reference(ctx.inception), s.kid_subsets,
                  s.kid_subset_size, s.seed)
     return {"value": result["mean"], "std": result["std"],
-            "protocol": f"{_sets(ctx)}; {MODES[s.fid_mode].protocol}; unbiased MMD^2, kernel "
-            f"(x.y/d+1)^3, {s.kid_subsets} subsets of {result['subset_size']}"}
+            "protocol": f"{_sets(ctx)}; unbiased MMD^2, kernel (x.y/d+1)^3, {s.kid_subsets} "
+            f"subsets of {result['subset_size']}; {_inception_protocol(ctx, 'pool3 (2048-d)')}"}
+
+
+def _precision_recall(ctx: EvalContext, which: str) -> dict:
+    both = ctx.once("precision-recall", lambda: precision_recall(
+        ctx.reference(ctx.inception), ctx.features(ctx.inception)["pool"]))
+    inside = ("generated images inside the real images' manifold" if which == "precision"
+              else "real images inside the generated images' manifold")
+    return {"value": both[which], "std": None,
+            "protocol": f"{_sets(ctx)}; share of {inside} (Kynkäänniemi et al. 2019, "
+            f"k={NEIGHBOURHOOD}); {_inception_protocol(ctx, 'pool3 (2048-d), not VGG16')}"}
 
 
 def _domain_fid(ctx: EvalContext) -> dict:
@@ -135,8 +164,15 @@ def _attributes(ctx: EvalContext) -> dict:
 
 METRICS = {m.name: m for m in [
     Metric("fid", "Fréchet Inception Distance (lower is better)", "inception", False, _fid),
-    Metric("is", "Inception Score (higher is better)", "inception", False, _inception_score),
+    Metric("is", "Inception Score (higher is better; needs torch-fidelity's weights)",
+           "inception-classifier", False, _inception_score),
+    Metric("is-mobilenet", "the IS formula on ImageNet MobileNetV2 (NOT IS; runs of this "
+           "project only)", "mobilenet", False, _mobilenet_is),
     Metric("kid", "Kernel Inception Distance (lower is better)", "inception", False, _kid),
+    Metric("precision", "improved precision: fidelity (higher is better)", "inception", False,
+           lambda ctx: _precision_recall(ctx, "precision")),
+    Metric("recall", "improved recall: variety (higher is better)", "inception", False,
+           lambda ctx: _precision_recall(ctx, "recall")),
     Metric("ms-ssim", "MS-SSIM between images of one caption (lower is more diverse)", None, True,
            _ms_ssim),
     Metric("r-precision", "R-precision with a DAMSM encoder (higher is better)", "encoder", True,

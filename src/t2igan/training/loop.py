@@ -251,9 +251,10 @@ class Trainer:
                     self.save()
                 if cfg.eval_every and self.step % cfg.eval_every == 0:
                     scores = self.evaluate()
-                    log.write(json.dumps({"step": self.step, "eval": scores}) + "\n")
+                    log.write(json.dumps({"step": self.step, "eval": scores,
+                                          "eval_samples": cfg.eval_samples}) + "\n")
                     log.flush()
-                    bar.write(f"step {self.step}: "
+                    bar.write(f"step {self.step} ({cfg.eval_samples:,} samples): "
                               + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
                 if stop:
                     if self.saved_step != self.step:
