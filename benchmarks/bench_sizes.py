@@ -1,7 +1,8 @@
 """DF-GAN end to end at 256x256 and 512x384 on the procedural data: train a few CPU minutes, then
-generate from typed sentences. Grids land in OUT/df-SIZE/{samples,typed.png}.
+generate from typed sentences and score FID/KID against as many held-out renders (--samples).
+Grids land in OUT/df-SIZE/{samples,typed.png}, scores in OUT/df-SIZE/eval.md.
 
-    python benchmarks/bench_sizes.py [--minutes 6] [--out bench-runs]
+    python benchmarks/bench_sizes.py [--minutes 6] [--samples 500] [--out bench-runs]
     python benchmarks/bench_sizes.py --tiny [--out DIR]   (64x64 only, width 4, 2 steps)
 """
 
@@ -28,6 +29,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=6.0, help="training budget per size")
     parser.add_argument("--out", help="folder for the runs (default: bench-runs; --tiny: a "
                         "temporary one)")
+    parser.add_argument("--samples", type=int, default=500,
+                        help="generated images for FID/KID (--tiny: 10)")
     parser.add_argument("--tiny", action="store_true", help="smoke test in seconds")
     args = parser.parse_args()
     sizes, model = (TINY["sizes"], TINY["model"]) if args.tiny else (SIZES, MODEL)
@@ -39,6 +42,8 @@ def main() -> None:
             "--checkpoint-every", 50, "--max-minutes", args.minutes, "--out", run)
         cli("generate", "--run", run, *(f for p in PROMPTS for f in ("--prompt", p)), "--num", 4,
             "--out", run / "typed.png")
+        cli("evaluate", "--run", run, "--metrics", "fid,kid", "--num-samples",
+            10 if args.tiny else args.samples)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ EXPECTED = {
                         "| FID | KID | precision | recall |"],
     "bench_params.py": ["| configuration | G | D |"],
     "bench_renderer.py": ["size (WxH)   images/s   ms/image"],
-    "bench_sizes.py": ['"step": 2', "df-64x64/typed.png"],
+    "bench_sizes.py": ['"step": 2', "df-64x64/typed.png", "| fid |", "| kid |"],
     "bench_training.py": ["| model (64x64) | precision | images/s | GFLOPs/image |"],
+    "real_vs_real.py": ["| set | held-out vs other real | FID | KID | precision | recall |",
+                        "| procedural cats and cars | 6 vs 6 |"],
     "real_photos.py": ['"step": 2', "cat-breeds/typed.png",
                        "| set | step | generated vs real | FID | KID | precision | recall |"],
 }

@@ -107,15 +107,15 @@ def has_inception_logits(mode: str, explicit: str | None = None) -> bool:
 
 
 def clean_resize(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) -> float32 (B, 3, 299, 299) in [0, 255]: PIL bicubic on each float
-    channel, unrounded, as clean-fid feeds its network."""
+    """uint8 (B, 3, H, W) -> float32 (B, 3, 299, 299): PIL bicubic on each float channel, clipped
+    to [0, 255] and not rounded, as clean-fid feeds its network."""
     size = (INCEPTION_SIZE, INCEPTION_SIZE)
     if tuple(images.shape[-2:]) == size:
         return images.float()
-    # one resize per image channel, never per pixel
-    channels = [np.asarray(Image.fromarray(c, mode="F").resize(size, Image.Resampling.BICUBIC))
+    # one resize per image channel (a float32 array is PIL mode "F"), never per pixel
+    channels = [np.asarray(Image.fromarray(c).resize(size, Image.Resampling.BICUBIC))
                 for image in images.float().numpy() for c in image]
-    return torch.from_numpy(np.stack(channels).reshape(len(images), 3, *size))
+    return torch.from_numpy(np.stack(channels).reshape(len(images), 3, *size)).clamp_(0, 255)
 
 
 def _fidelity_inception() -> torch.nn.Module:
@@ -209,7 +209,7 @@ class CleanInception:
         self.batch = CUDA_BATCH if self.device.type == "cuda" else CPU_BATCH
         # "resize" names the input protocol: features from older, rounded inputs are not reused
         self.identity = {"extractor": "inception-clean", "weights_sha256": file_sha256(weights),
-                         "resize": "pil-bicubic-float"}
+                         "resize": "clean-fid"}
         packaged = PACKAGED["inception-fid"]
         source = (f"{packaged.path.split('/')[-1]} of {packaged.requirement}"
                   if weights == find_packaged("inception-fid") else f"the file {weights.name}")
@@ -294,17 +294,16 @@ def extract(extractor: FeatureExtractor, images: torch.Tensor, batch: int | None
     """Features of uint8 (N, 3, H, W) images as float64 arrays; the next batch is prepared in a
     background thread while the network works on this one."""
     batch = batch or extractor.batch
-    starts = range(0, len(images), batch)
+    batches = [images[start:start + batch] for start in range(0, len(images), batch)]  # views
     parts: dict[str, list[torch.Tensor]] = {}
     with ThreadPoolExecutor(1) as worker, tqdm(total=len(images), desc=desc, unit="img",
                                                disable=not progress) as bar:
-        upcoming = [worker.submit(extractor.prepare, images[start:start + batch])
-                    for start in starts[:1]]
-        for start in starts:
-            prepared = upcoming.pop().result()
-            if start + batch < len(images):
-                upcoming.append(worker.submit(extractor.prepare,
-                                              images[start + batch:start + 2 * batch]))
+        # one batch ahead, never more: a prepared 299x299 batch is ~1 MB an image
+        upcoming = worker.submit(extractor.prepare, batches[0]) if batches else None
+        for i in range(len(batches)):
+            prepared = upcoming.result()
+            if i + 1 < len(batches):
+                upcoming = worker.submit(extractor.prepare, batches[i + 1])
             for name, value in extractor(prepared).items():
                 parts.setdefault(name, []).append(value.double().cpu())
             bar.update(len(prepared))
