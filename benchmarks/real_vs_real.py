@@ -2,9 +2,10 @@
 set, with `t2igan evaluate`'s protocol (the packaged TF FID Inception, clean-fid resize, pool3).
 
 For each set, its held-out images (the procedural test scenes; a prepared cache's validation split)
-against as many other real images (procedural training scenes; the cache's training split). No
-generator can do better than these numbers at these counts: FID's bias at small counts shows here,
-which is why every FID in the README carries its counts.
+against --count other real images (procedural training scenes; the cache's training split, all of
+it when smaller), the counts at which a run is evaluated with --num-samples 1000. No generator can
+do better than these numbers at these counts: FID's bias at small counts shows here, which is why
+every FID in the README carries its counts.
 
     python benchmarks/real_vs_real.py [--count 1000] [--caches CACHE ...]
         (default caches: those bench-photos prepared, where they exist)
@@ -39,10 +40,10 @@ def procedural(count: int) -> tuple[torch.Tensor, torch.Tensor]:
             load_into_memory(other, progress=False).images)
 
 
-def photos(cache: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """A prepared cache's validation split and as many of its training images."""
-    held = CachedImages(cache, "val", SIZE).tensors().images
-    return held, CachedImages(cache, "train", SIZE).tensors(len(held)).images
+def photos(cache: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A prepared cache's validation split and up to `count` of its training images."""
+    return (CachedImages(cache, "val", SIZE).tensors().images,
+            CachedImages(cache, "train", SIZE).tensors(count).images)
 
 
 def floor(extractor, held: torch.Tensor, other: torch.Tensor) -> dict[str, float]:
@@ -54,7 +55,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1000,
-                        help="procedural images a side (default: 1000, as make demo)")
+                        help="other real images, as generated ones in an evaluation "
+                        "(default: 1000, as make demo and the photo benchmarks)")
     parser.add_argument("--caches", nargs="*", default=CACHES,
                         help="prepared 64x64 caches to measure (missing ones are skipped)")
     parser.add_argument("--tiny", action="store_true", help="6 procedural images a side")
@@ -62,7 +64,8 @@ def main() -> None:
     sets = {"procedural cats and cars": lambda: procedural(6 if args.tiny else args.count)}
     for cache in [] if args.tiny else args.caches:
         if is_cache(Path(cache)):
-            sets[Path(cache).name.removesuffix("-cache")] = lambda cache=cache: photos(cache)
+            sets[Path(cache).name.removesuffix("-cache")] = \
+                lambda cache=cache: photos(cache, args.count)
     extractor = load_inception()
     print(f"{extractor.network}; clean-fid resize; 64x64 images\n")
     print("| set | held-out vs other real | FID | KID | precision | recall |\n"

@@ -190,13 +190,16 @@ def test_a_run_on_a_prepared_cache_is_scored_against_its_validation_split(
                     f"{'car' if i % 2 else 'cat'}")
     (folder / "captions.csv").write_text("\n".join(rows) + "\n")
     cache = tmp_path / "cache"
-    info = prepare_cache(open_source(folder), cache, (32, 32), val_fraction=0.5, text_encoder=None,
-                         progress=False)
+    info = prepare_cache(open_source(folder), cache, (32, 32), fit="pad", val_fraction=0.5,
+                         text_encoder=None, progress=False)
     run = tmp_path / "run"
     assert main(["train", "--data", str(cache), "--out", str(run), *TINY, "--steps", "2"]) == 0
-    assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim", "--num-samples", "10"]) == 0
+    assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim,kid",
+                 "--num-samples", "10"]) == 0
     report = json.loads((run / "eval.json").read_text())
     assert report["split"] == "val" and report["real_images"] == info["count"] - info["train"] > 0
+    # the cache's fit, applied when it was made, not the run's --fit (crop)
+    assert "val split, 32x32, fit pad)" in report["metrics"]["kid"]["protocol"]
     # each class is one flat colour
     assert report["metrics"]["ms-ssim"]["real"] == pytest.approx(1.0)
     assert main(["evaluate", "--run", str(run), "--metrics", "ms-ssim", "--num-samples", "10",

@@ -52,21 +52,24 @@ def parse_metrics(text: str | None) -> list[str] | None:
 
 
 def _real_split(data: str, cfg: TrainConfig,
-                num_samples: int) -> tuple[torch.utils.data.Dataset, str]:
+                num_samples: int) -> tuple[torch.utils.data.Dataset, str, str]:
+    """The real images to compare with, the split's name, and how they were fitted to the size
+    (a prepared cache's own fit: it was applied when the cache was made)."""
     from t2igan.data.cache import CachedImages, is_cache
 
     if data == "synthetic":
         from t2igan.data.synthetic import SyntheticCaptions
 
         scenes = min(num_samples, SYNTHETIC_SCENES)
-        return SyntheticCaptions("test", cfg.size, seed=0, length=scenes), "test"
+        return SyntheticCaptions("test", cfg.size, seed=0, length=scenes), "test", cfg.fit
     if is_cache(Path(data)):
         held_out = CachedImages(data, "val", cfg.size)
-        return ((held_out, "val") if len(held_out)
-                else (CachedImages(data, "all", cfg.size), "all (no held-out split)"))
+        fit = held_out.info["fit"]
+        return ((held_out, "val", fit) if len(held_out)
+                else (CachedImages(data, "all", cfg.size), "all (no held-out split)", fit))
     options = cfg.source_options() if data == cfg.data else SourceOptions()
     return (open_dataset(data, cfg.size, "train", cfg.seed, options, cfg.fit),
-            "all (no held-out split)")
+            "all (no held-out split)", cfg.fit)
 
 
 def _classes(attributes: list[dict], label: str | None) -> torch.Tensor | None:
@@ -128,7 +131,7 @@ def score_generator(G: torch.nn.Module, cfg: TrainConfig, metrics: list[str] | N
             skipped[name] = why
         else:
             names.append(name)
-    dataset, split = _real_split(data, cfg, num_samples)
+    dataset, split, fit = _real_split(data, cfg, num_samples)
     real = load_into_memory(dataset, progress=settings.progress)
     captions, caption_ids = _captions_for(real.captions, num_samples, settings.seed)
     images = sample_generator(G, cfg, captions, 1, settings.seed, truncation, settings.progress)
@@ -136,7 +139,7 @@ def score_generator(G: torch.nn.Module, cfg: TrainConfig, metrics: list[str] | N
                           lambda caps, per, seed: sample_generator(G, cfg, caps, per, seed,
                                                                    truncation, False))
     record = {"data": str(data), "fingerprint": dataset_fingerprint(data), "split": split,
-              "size": list(cfg.size), "fit": cfg.fit, "count": len(real.images)}
+              "size": list(cfg.size), "fit": fit, "count": len(real.images)}
     ctx = EvalContext(generated, lambda: RealSet(real.images, real.captions,
                                                  _classes(real.attributes, cfg.label)),
                       record, settings, device=next(G.parameters()).device)
