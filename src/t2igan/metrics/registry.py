@@ -46,7 +46,7 @@ def _inception_protocol(ctx: EvalContext, what: str) -> str:
 
 
 def _fid(ctx: EvalContext) -> dict:
-    _mode, published = ctx.settings.fid_mode, ctx.settings.reference_stats
+    published = ctx.settings.reference_stats
     generated = ctx.features(ctx.inception)["pool"]
     if published:  # the paper's own reference statistics, to reproduce its table
         value = frechet_distance(fit_gaussian(generated), load_gaussian(published))
