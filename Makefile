@@ -1,4 +1,4 @@
-# make demo: set up .venv and run the whole product on the procedural data (about 15 min on 2 CPU cores)
+# make demo: set up .venv and run the whole product on the procedural data (about 18 min on 2 CPU cores)
 # make test: set up .venv, lint (ruff) and run the test suite (CPU, tiny models; every benchmark in its --tiny mode)
 # make bench: set up .venv and print the benchmark tables (minutes)
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
