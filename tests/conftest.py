@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -13,3 +14,23 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test session gets its own cache of embeddings and evaluators, and stays offline."""
     os.environ["T2IGAN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
     os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def fake_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Random weights in the layouts of the two user-supplied Inception files, under their names
+    (torch-fidelity's and torchvision's files cannot be had offline)."""
+    from t2igan.metrics import extractors
+
+    folder = tmp_path_factory.mktemp("weights")
+    return {mode: extractors.write_random_weights(mode, folder / spec.weights)
+            for mode, spec in extractors.MODES.items()}
+
+
+@pytest.fixture
+def no_user_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Inception weights file anywhere a user might put one: the packaged network only."""
+    from t2igan.metrics import extractors
+
+    monkeypatch.delenv(extractors.WEIGHTS_VARIABLE, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))

@@ -17,14 +17,6 @@ TINY_RECIPE = {**attributes.RECIPE, "train_images": 96, "val_images": 32, "epoch
 
 
 @pytest.fixture(scope="module")
-def fake_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Random weights saved in the layouts of the two real files, under their real names."""
-    folder = tmp_path_factory.mktemp("weights")
-    return {mode: extractors.write_random_weights(mode, folder / spec.weights)
-            for mode, spec in extractors.MODES.items()}
-
-
-@pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "run"
     assert main(["train", "--out", str(run), *TINY, "--steps", "2"]) == 0
@@ -32,9 +24,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def no_weights_anywhere(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(extractors.WEIGHTS_VARIABLE, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+def tiny_attribute_classifier(no_user_weights: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(attributes, "RECIPE", TINY_RECIPE)
 
 

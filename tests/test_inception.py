@@ -15,19 +15,7 @@ from t2igan.metrics import extractors
 from t2igan.metrics.imagenet import MobileNetClassifier
 from t2igan.metrics.inception_score import inception_score
 
-
-@pytest.fixture(autouse=True)
-def no_user_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(extractors.WEIGHTS_VARIABLE, raising=False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-
-
-@pytest.fixture(scope="module")
-def fake_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Random weights saved in the layouts of the two user-supplied files, under their names."""
-    folder = tmp_path_factory.mktemp("weights")
-    return {mode: extractors.write_random_weights(mode, folder / spec.weights)
-            for mode, spec in extractors.MODES.items()}
+pytestmark = pytest.mark.usefixtures("no_user_weights")
 
 
 @pytest.fixture(scope="module")
