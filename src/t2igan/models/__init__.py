@@ -19,11 +19,15 @@ from torch import nn
 
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
-from t2igan.models import df_gan, gan_int_cls, stackgan, tac_gan
+from t2igan.models import df_gan, fastgan, gan_int_cls, stackgan, tac_gan
+from t2igan.models.backbones import FrozenBackbone
+from t2igan.models.projected import ProjectedDiscriminator
 
 # DCGAN's settings (Radford et al. 2016), which GAN-INT-CLS, StackGAN and TAC-GAN all start from.
 COMMON_DEFAULTS: dict[str, Any] = dict(image_size="64", lr=2e-4, beta1=0.5, beta2=0.999, nz=100,
-                                       ngf=64, ndf=64, text_code=128)
+                                       ngf=64, ndf=64, text_code=128, d_backbone="none")
+# DiffAugment's full policy, which Projected GAN always trains with; no augmentation otherwise
+BACKBONE_AUGMENT = "color,translation,cutout"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class ModelSpec:
     # the paper's settings for unset config fields
     defaults: dict[str, Any] = field(default_factory=dict)
     needs_labels: bool = False  # trains on a class label per image (--label)
+    # D judges StackGAN's condition code (text_code wide) in place of the sentence vector
+    d_reads_code: bool = False
     # Optional hooks: more defaults computed from the config, and weights to start from
     # before step 0.
     config_defaults: Callable[[TrainConfig], dict[str, Any]] | None = None
@@ -53,15 +59,24 @@ MODELS: dict[str, ModelSpec] = {
         name="df-gan",
         description="Tao et al. 2022 (default): one stage, deep text-image fusion blocks, "
                     "hinge loss + MA-GP",
-        sizes=df_gan.SIZES, build=df_gan.build, objective=lambda cfg: df_gan.Objective(),
+        sizes=df_gan.SIZES, build=df_gan.build,
+        objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
         defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32)),
+    "fastgan": ModelSpec(
+        name="fastgan",
+        description="Liu et al. 2021 / Projected GAN: lightweight G (skip-layer excitation, "
+                    "text-conditioned norms) against a D on frozen EfficientNet-Lite0 features",
+        sizes=fastgan.SIZES, build=fastgan.build,
+        objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
+        defaults=dict(lr=2e-4, beta1=0.0, beta2=0.99, ngf=32, ndf=32,
+                      d_backbone="efficientnet-lite0")),
     "stackgan": ModelSpec(
         name="stackgan",
         description="Zhang et al. 2017: conditioning augmentation; stage I 64 px, stage II 256 px "
                     "(--stage 2)",
         sizes=stackgan.SIZES, build=stackgan.build, objective=lambda cfg: stackgan.Objective(),
         defaults=dict(ngf=128, ndf=64), config_defaults=stackgan.stage_defaults,
-        warm_start=stackgan.load_stage1),
+        warm_start=stackgan.load_stage1, d_reads_code=True),
     "tac-gan": ModelSpec(
         name="tac-gan",
         description="Dash et al. 2017: auxiliary classifier on D (--label); --aux-loss d2d-ce for "
@@ -94,8 +109,28 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     cfg = dataclasses.replace(cfg, **filled)
     if cfg.lr_d is None:
         cfg = dataclasses.replace(cfg, lr_d=cfg.lr)
+    if cfg.augment is None:
+        cfg = dataclasses.replace(cfg, augment="none" if cfg.d_backbone == "none"
+                                  else BACKBONE_AUGMENT)
+    if cfg.d_backbone != "none" and cfg.model == "stackgan" and cfg.stage == 2:
+        raise UserError("--d-backbone works with stackgan's stage I; stage II judges with its own "
+                        "D (use --d-backbone none)")
     if cfg.label is None and spec.needs_labels:
         cfg = dataclasses.replace(cfg,
                                   label="subject+color" if cfg.data == "synthetic" else "label")
     spec.check_size(cfg.size)
     return cfg
+
+
+def build_networks(text_dim: int, cfg: TrainConfig,
+                   num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """G and D of a resolved config: the model's own pair, or its G against a discriminator on
+    frozen pretrained features (--d-backbone), which then takes the model's condition and, for a
+    model with labels, its class head."""
+    spec = get_model(cfg.model)
+    G, D = spec.build(text_dim, cfg, num_classes)
+    if cfg.d_backbone != "none":
+        condition = cfg.text_code if spec.d_reads_code else text_dim
+        D = ProjectedDiscriminator(FrozenBackbone(cfg.d_backbone), cfg.size, condition,
+                                   num_classes if spec.needs_labels else 0, cfg.aux_loss)
+    return G, D

@@ -146,20 +146,30 @@ def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Modul
 
 
 class Objective:
-    """Hinge loss with the matching-aware D, plus MA-GP on (real image, its own text)."""
+    """Hinge loss with the matching-aware D, plus MA-GP on (real image, its own text).
+
+    Without the penalty (gradient_penalty=False) for a D on frozen pretrained features: Projected
+    GAN trains with none, and through a frozen backbone it would cost a second backward pass
+    through the whole network every step."""
+
+    def __init__(self, gradient_penalty: bool = True) -> None:
+        self.gradient_penalty = gradient_penalty
 
     def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
                            noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        real_images = batch.real.detach().requires_grad_(True)
-        text = batch.text.detach().requires_grad_(True)  # MA-GP differentiates w.r.t. the text too
+        penalised = self.gradient_penalty
+        real_images = batch.real.detach().requires_grad_(penalised)
+        text = batch.text.detach().requires_grad_(penalised)  # MA-GP differentiates w.r.t. text too
         with torch.no_grad():
             fake = G(noise(len(text)), batch.text)
         real, fake = judge_matching(D, real_images, fake, text, mismatched=mismatch(batch.text))
-        penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text,
-                                                         GP_WEIGHT, GP_POWER)
-        loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits) + penalty
-        return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits,
-                           ma_gp=penalty)
+        loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits)
+        logged = stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
+        if penalised:
+            penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text,
+                                                             GP_WEIGHT, GP_POWER)
+            loss, logged["ma_gp"] = loss + penalty, penalty.item()
+        return loss, logged
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
                        noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:

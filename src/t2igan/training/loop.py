@@ -25,14 +25,21 @@ from t2igan.data.sources import count_reasons
 from t2igan.errors import UserError
 from t2igan.images import save_png, to_model
 from t2igan.interrupts import Interrupted, stop_requests
-from t2igan.models import get_model, resolve
+from t2igan.models import build_networks, get_model, resolve
 from t2igan.models.base import Noise
 from t2igan.models.objective import Batch
+from t2igan.pretrained import packaged_file
 from t2igan.runtime import resolve_device, seed_process
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
 from t2igan.training.ema import EMA
 from t2igan.training.evaluation import TrainingEvaluation
+from t2igan.training.warm_start import (
+    backbone_record,
+    check_backbone,
+    init_source,
+    start_from,
+)
 
 
 class CaptionTable:
@@ -82,6 +89,8 @@ class Trainer:
         self.cfg = cfg = resolve(cfg)
         self.run, self.progress = Path(run), progress
         self.device = resolve_device(cfg.device)
+        if cfg.d_backbone != "none":
+            packaged_file(cfg.d_backbone)  # a missing or damaged package fails before the data
         self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every else None
         seed_process(cfg.seed)
         dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
@@ -105,7 +114,7 @@ class Trainer:
         if spec.needs_labels:
             self.classes, labels = class_labels(data.attributes, cfg.label)
             self.labels = labels.to(self.device)
-        G, D = spec.build(self.text_dim, cfg, len(self.classes))
+        G, D = build_networks(self.text_dim, cfg, len(self.classes))
         if spec.warm_start:
             spec.warm_start(G, cfg)
         self.G = G.to(self.device, memory_format=torch.channels_last)
@@ -172,7 +181,7 @@ class Trainer:
     def meta(self) -> dict:
         return {"config": self.cfg.to_dict(), "model": self.cfg.model, "text_dim": self.text_dim,
                 "image_size": list(self.cfg.size), "classes": self.classes,
-                "t2igan_version": __version__}
+                "d_backbone": backbone_record(self.cfg), "t2igan_version": __version__}
 
     def networks(self) -> dict[str, nn.Module]:
         """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
@@ -274,6 +283,10 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: boo
     run = Path(run)
     # fail before loading data
     checkpoint = runs.load_checkpoint(runs.latest_checkpoint(run)) if resume else None
+    if checkpoint:
+        check_backbone(checkpoint)
+    source = init_source(Path(cfg.init_from), resolve(cfg)) \
+        if cfg.init_from and not resume else None
     if not resume and runs.list_checkpoints(run):
         raise UserError(f"{run} already holds a run; pass --resume to continue it "
                         "or choose another --out")
@@ -281,5 +294,7 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: boo
     trainer = Trainer(cfg, run, progress)
     if checkpoint:
         trainer.restore(checkpoint)
+    elif source:
+        start_from(source, trainer.networks())
     runs.write_config(run, trainer.cfg)  # resolved: every value used
     return trainer.fit()

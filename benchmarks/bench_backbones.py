@@ -1,0 +1,90 @@
+"""Training speed of every generator against every discriminator backbone, at 64 and 256 px, in
+fp32 and bf16: images/s of the real train step (D phase + G phase, DiffAugment on).
+
+`none` is the model's own discriminator (DF-GAN's with MA-GP); the others are the Projected-GAN
+discriminator on that frozen ImageNet network. Each cell: one warm-up step, then --steps timed
+steps on procedural images, in this process. bf16 on a CPU without native bf16 is emulated
+(about 10x slower: the first rows say which this machine is). Prints a Markdown table.
+
+Usage: python benchmarks/bench_backbones.py [--steps 3] [--sizes 64,256] [--precisions fp32,bf16]
+       python benchmarks/bench_backbones.py --tiny   (seconds: width 4, one step, 64 px only)
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import torch
+
+GENERATORS = {  # name -> (settings, sizes it makes among 64 and 256)
+    "df-gan": (dict(model="df-gan", ngf=16, ndf=16), (64, 256)),
+    "fastgan": (dict(model="fastgan", ngf=16, ndf=16), (64, 256)),
+    "gan-int-cls": (dict(model="gan-int-cls", ngf=16, ndf=16), (64,)),
+    "tac-gan": (dict(model="tac-gan", ngf=16, ndf=16, label="subject+color"), (64,)),
+    "stackgan-I": (dict(model="stackgan", ngf=32, ndf=16), (64,)),
+}
+BACKBONES = ["none", "efficientnet-lite0", "efficientnet-lite1", "mobilenet-v2"]
+BATCH = {64: 32, 256: 8}
+TINY = dict(steps=1, sizes="64", precisions="fp32", generators="fastgan,tac-gan",
+            backbones="none,mobilenet-v2", overrides=dict(ngf=4, ndf=4, nz=8, text_code=8))
+
+
+def native_bf16() -> str:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX) or autocast emulates it."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return "unknown (no /proc/cpuinfo)"
+    return "native" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "emulated"
+
+
+def images_per_second(settings: dict, size: int, precision: str, steps: int) -> float:
+    from t2igan.config import TrainConfig
+    from t2igan.training.loop import Trainer
+
+    batch = settings.pop("batch_size", BATCH[size])
+    cfg = TrainConfig(**settings, image_size=str(size), batch_size=batch, precision=precision,
+                      num_images=max(2 * batch, 16), augment="color,translation,cutout")
+    trainer = Trainer(cfg, tempfile.mkdtemp(prefix="bench-backbones-"), progress=False)
+    trainer.train_step()  # warm-up: first-call allocations
+    start = time.perf_counter()
+    for _ in range(steps):
+        trainer.train_step()
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--sizes", default="64,256")
+    parser.add_argument("--precisions", default="fp32,bf16")
+    parser.add_argument("--generators", default=",".join(GENERATORS))
+    parser.add_argument("--backbones", default=",".join(BACKBONES))
+    parser.add_argument("--tiny", action="store_true", help="smoke test in seconds")
+    parser.set_defaults(overrides={})
+    args = parser.parse_args()
+    if args.tiny:
+        parser.set_defaults(**TINY)
+        args = parser.parse_args()
+    print(f"CPU bf16: {native_bf16()}; threads: {torch.get_num_threads()}")
+    print("\n| generator | D backbone | size | batch | precision | images/s |\n"
+          "| --- | --- | ---: | ---: | --- | ---: |", flush=True)
+    for size in map(int, args.sizes.split(",")):
+        for name in args.generators.split(","):
+            settings, sizes = GENERATORS[name]
+            if size not in sizes:
+                continue
+            for backbone in args.backbones.split(","):
+                for precision in args.precisions.split(","):
+                    rate = images_per_second({**settings, **args.overrides,
+                                              "d_backbone": backbone}, size, precision,
+                                             args.steps)
+                    print(f"| {name} | {backbone} | {size} | {BATCH[size]} | {precision} | "
+                          f"{rate:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
