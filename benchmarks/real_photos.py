@@ -4,6 +4,7 @@ generated images against the set's held-out photos. Prints each run's summary (s
 and a table of the scores; grids land in OUT/<name>/.
 
     python benchmarks/real_photos.py [--minutes 15] [--samples 1000] [--out bench-runs/photos]
+        [--setting tac-gan+aug|fastgan-16+lite0] [--sets cat-breeds,petimages]
     python benchmarks/real_photos.py --tiny [--out DIR]
 
 The cars of bench_cars.py take 30 minutes. Runs one at a time: two torch processes on a 2-core
@@ -23,9 +24,13 @@ from benchmark_tools import cat_breeds_like, cli
 
 DATA = Path(os.environ.get("T2IGAN_SHARED_DATA",
                           Path(__file__).resolve().parents[2] / "shared" / "data"))
-# The settings bench_cars.py found best for the cars (docs/results.md, "Real photos").
-MODEL = ["--model", "tac-gan", "--label", "label", "--ngf", "16", "--ndf", "16", "--lr", "4e-4",
-         "--batch-size", "32", "--augment", "color,translation,cutout"]
+# --setting: the best before frozen-feature discriminators (bench_cars.py, docs/results.md "Real
+# photos"), and the FastGAN-style G against a D on frozen EfficientNet-Lite0 features.
+SETTINGS = {
+    "tac-gan+aug": ["--model", "tac-gan", "--label", "label", "--ngf", "16", "--ndf", "16",
+                    "--lr", "4e-4", "--batch-size", "32", "--augment", "color,translation,cutout"],
+    "fastgan-16+lite0": ["--model", "fastgan", "--ngf", "16", "--batch-size", "32"],
+}
 SETS = {  # name -> (folder in ../shared/data, typed prompts)
     "cat-breeds": ("cat-breeds", ["a photo of an Abyssinian cat", "a photo of an American Curl cat",
                                   "a photo of an American Shorthair cat"]),
@@ -33,15 +38,16 @@ SETS = {  # name -> (folder in ../shared/data, typed prompts)
                                          "a ginger cat with green eyes lying on a blue rug"]),
 }
 TINY = ["--steps", "2", "--ngf", "4", "--ndf", "4", "--nz", "8", "--text-code", "8",
-        "--batch-size", "4"]  # after MODEL: the last flag wins
+        "--batch-size", "4"]  # after the setting's flags: the last flag wins
 
 
 def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str],
-        samples: int) -> dict:
-    cache, run_folder = out / f"{name}-cache", out / name
+        samples: int, setting: str) -> dict:
+    cache = out / f"{name}-cache"
+    run_folder = out / (name if setting == "tac-gan+aug" else f"{name}-{setting}")
     if not (cache / "cache.json").is_file():
         cli("data", "prepare", source, "--size", "64x64", "--fit", "crop", "--out", cache)
-    cli("train", "--data", cache, "--out", run_folder, *MODEL, "--steps", 10_000_000,
+    cli("train", "--data", cache, "--out", run_folder, *SETTINGS[setting], "--steps", 10_000_000,
         "--sample-every", 1000, "--checkpoint-every", 1000, *budget)
     cli("generate", "--run", run_folder, *(f for p in prompts for f in ("--prompt", p)),
         "--num", 8, "--out", run_folder / "typed.png")
@@ -58,18 +64,22 @@ def main() -> None:
                         "bench-runs/photos; --tiny: a temporary folder)")
     parser.add_argument("--samples", type=int, default=1000,
                         help="generated images scored per set (--tiny: 10)")
+    parser.add_argument("--setting", default="tac-gan+aug", choices=list(SETTINGS),
+                        help="model settings (default: tac-gan+aug)")
+    parser.add_argument("--sets", default=",".join(SETS), help="comma list of: " + ", ".join(SETS))
     parser.add_argument("--tiny", action="store_true", help="smoke test in seconds on a stand-in")
     args = parser.parse_args()
     default = tempfile.mkdtemp(prefix="real-photos-") if args.tiny else "bench-runs/photos"
     out = Path(args.out or default)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sets = {"cat-breeds": SETS["cat-breeds"]} if args.tiny else SETS
+    sets = {"cat-breeds": SETS["cat-breeds"]} if args.tiny else \
+        {name: SETS[name] for name in args.sets.split(",")}
     reports = {}
     for name, (folder, prompts) in sets.items():
         source = cat_breeds_like(out / "stand-in" / folder) if args.tiny else DATA / folder
         reports[name] = run(name, source, prompts, out,
                             TINY if args.tiny else ["--max-minutes", args.minutes],
-                            10 if args.tiny else args.samples)
+                            10 if args.tiny else args.samples, args.setting)
     print("\n| set | step | generated vs real | FID | KID | precision | recall |\n"
           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, report in reports.items():

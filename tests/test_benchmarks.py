@@ -19,6 +19,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 HELPERS = {"benchmark_tools.py"}  # imported by benchmarks, not one
 # script -> lines its output must hold (its tables' headers; the grids it writes)
 EXPECTED = {
+    "cats_to_cars.py": ["| run | steps on cars | img/s | FID | KID | precision | recall |",
+                        "| cats, then cars (--init-from) | 2 |", "| cars from scratch | 2 |"],
     "bench_backbones.py": ["| generator | D backbone | size | batch | precision | images/s |",
                            "| fastgan | mobilenet-v2 | 64 |", "| tac-gan | none | 64 |"],
     "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |",

@@ -13,7 +13,7 @@ Layers, each importing only from those below it (tests/test_layers.py holds the 
     config                         the settings of a run, each described once
     data/, text/                   captioned datasets in every format; sentence encoders
     augment, losses, images        DiffAugment; pure loss functions; image conventions and grids
-    settings, runtime, interrupts, files, errors     the foundations
+    settings, runtime, interrupts, files, pretrained, errors     the foundations
 """
 
 __version__ = "0.1.0"

@@ -35,7 +35,9 @@ class Generator(nn.Module):
 class Judgement:
     """What D says about one batch of images: logits, one per image, for each question asked."""
 
-    logits: torch.Tensor  # (B,) the image with its own text (or condition code)
+    # (B,) the image with its own text (or condition code); (B, N) for a D that judges N patches
+    # per image (the projected D): every loss averages over all of them
+    logits: torch.Tensor
     mismatched: torch.Tensor | None = None  # (B,) the same image with another caption, when asked
     unconditional: torch.Tensor | None = None  # (B,) real or fake, text aside (StackGAN stage II)
     classes: torch.Tensor | None = None  # (B, C) class logits or (B, E) class embedding (TAC-GAN)

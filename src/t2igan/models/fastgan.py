@@ -1,7 +1,7 @@
 """A lightweight generator in the FastGAN style (Liu et al., ICLR 2021), which Projected GAN
 (Sauer et al. 2021) trains against its discriminator on frozen features, made text-conditioned.
 
-    [noise, sentence] -> 4x4 (transposed conv, GLU) -> up-blocks to the full size -> RGB
+    noise -> 4x4 (transposed conv, GLU) -> up-blocks to the full size -> RGB
     each up-block: x2 nearest, 3x3 conv to 2C, norm, GLU -> C; the norm is a batch norm whose
                    scale and shift come from [noise, sentence] (conditional batch norm), the
                    text entering every resolution as DF-GAN's fusion blocks let it
@@ -77,7 +77,9 @@ class Generator(base.Generator):
         w0, h0, steps = base_grid(size)
         chans = df_gan.channels(ngf, steps)[::-1]  # coarse to fine: 64 px [8, 8, 4, 2, 1] * ngf
         cond_dim = nz + text_dim
-        self.start = nn.Sequential(nn.ConvTranspose2d(cond_dim, 2 * chans[0], (h0, w0)),
+        # FastGAN's first layer sees the noise alone: with [noise, sentence] here, G drew one
+        # image per caption whatever the noise (a 6-minute cars run)
+        self.start = nn.Sequential(nn.ConvTranspose2d(nz, 2 * chans[0], (h0, w0)),
                                    nn.BatchNorm2d(2 * chans[0]), nn.GLU(dim=1))
         self.blocks = nn.ModuleList(UpBlock(cond_dim, c_in, c_out)
                                     for c_in, c_out in zip(chans, chans[1:]))
@@ -89,7 +91,7 @@ class Generator(base.Generator):
 
     def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         cond = torch.cat([z, text], dim=1)  # (B, nz + text_dim)
-        levels = [self.start(cond[:, :, None, None])]  # (B, 8ngf, h0, w0)
+        levels = [self.start(z[:, :, None, None])]  # (B, 8ngf, h0, w0)
         for i, block in enumerate(self.blocks, start=1):
             x = block(levels[-1], cond)
             if str(i) in self.excite:
