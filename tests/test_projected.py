@@ -181,3 +181,14 @@ def test_fastgan_is_listed_with_its_backbone(capsys: pytest.CaptureFixture) -> N
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
     assert "fastgan" in listing and "EfficientNet-Lite0" in listing
+
+
+def test_photos_default_to_fastgan_on_frozen_features_and_renders_to_df_gan() -> None:
+    from t2igan.models import resolve
+
+    photos = resolve(TrainConfig(data="caches/cars64"))
+    assert (photos.model, photos.d_backbone, photos.augment) == (
+        "fastgan", "efficientnet-lite0", "color,translation,cutout")
+    renders = resolve(TrainConfig())
+    assert (renders.model, renders.d_backbone, renders.augment) == ("df-gan", "none", "none")
+    assert resolve(TrainConfig(data="caches/cars64", model="tac-gan")).d_backbone == "none"

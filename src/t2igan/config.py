@@ -67,8 +67,9 @@ class TrainConfig(DataSettings):
     """Every setting of a training run (`t2igan train --help` lists them by group)."""
 
     # -- the model: None is the model's paper setting (`t2igan models`) --------------------------
-    model: str = setting("df-gan", "method to train; `t2igan models` lists them with their sizes",
-                         group="model")
+    model: str | None = setting(None, "method to train; `t2igan models` lists them with their "
+                                "sizes (default: df-gan on the procedural data, fastgan on "
+                                "photos)", group="model")
     image_size: str | None = setting(None, "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; "
                                      "StackGAN stage II: 256)", group="model", check=_size)
     nz: int | None = setting(None, "noise dimensions (default: 100)",

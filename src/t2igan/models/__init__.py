@@ -57,18 +57,20 @@ class ModelSpec:
 MODELS: dict[str, ModelSpec] = {
     "df-gan": ModelSpec(
         name="df-gan",
-        description="Tao et al. 2022 (default): one stage, deep text-image fusion blocks, "
-                    "hinge loss + MA-GP",
+        description="Tao et al. 2022 (default on the procedural data): one stage, deep "
+                    "text-image fusion blocks, hinge loss + MA-GP",
         sizes=df_gan.SIZES, build=df_gan.build,
         objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
         defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32)),
     "fastgan": ModelSpec(
         name="fastgan",
-        description="Liu et al. 2021 / Projected GAN: lightweight G (skip-layer excitation, "
-                    "text-conditioned norms) against a D on frozen EfficientNet-Lite0 features",
+        description="Liu et al. 2021 / Projected GAN (default on photos): lightweight G "
+                    "(skip-layer excitation, text-conditioned norms) against a D on frozen "
+                    "EfficientNet-Lite0 features",
         sizes=fastgan.SIZES, build=fastgan.build,
         objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
-        defaults=dict(lr=2e-4, beta1=0.0, beta2=0.99, ngf=32, ndf=32,
+        # ngf 16: the width measured on a 2-core CPU (docs/results.md); raise it on a GPU
+        defaults=dict(lr=2e-4, beta1=0.0, beta2=0.99, ngf=16, ndf=32,
                       d_backbone="efficientnet-lite0")),
     "stackgan": ModelSpec(
         name="stackgan",
@@ -99,9 +101,19 @@ def get_model(name: str) -> ModelSpec:
     return MODELS[name]
 
 
+def default_model(data: str) -> str:
+    """DF-GAN on the procedural renders; on photos, the FastGAN-style G against the D on frozen
+    EfficientNet-Lite0 features, which made the most car-like cars in 20 CPU minutes
+    (docs/results.md, "Frozen-feature discriminators")."""
+    return "df-gan" if data == "synthetic" else "fastgan"
+
+
 def resolve(cfg: TrainConfig) -> TrainConfig:
-    """The config a run trains with: every unset field filled (the model's hook, then the model's
-    defaults, then the common ones), and the image size one the model makes."""
+    """The config a run trains with: every unset field filled (the model from the data, then the
+    model's hook, the model's defaults, the common ones), and the image size one the model
+    makes."""
+    if cfg.model is None:
+        cfg = dataclasses.replace(cfg, model=default_model(cfg.data))
     spec = get_model(cfg.model)
     hooked = spec.config_defaults(cfg) if spec.config_defaults else {}
     defaults = {**COMMON_DEFAULTS, **spec.defaults, **hooked}

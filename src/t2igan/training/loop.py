@@ -85,8 +85,8 @@ def _trainable(network: nn.Module) -> list[nn.Parameter]:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run: Path, progress: bool = True) -> None:
-        spec = get_model(cfg.model)
         self.cfg = cfg = resolve(cfg)
+        spec = get_model(cfg.model)
         self.run, self.progress = Path(run), progress
         self.device = resolve_device(cfg.device)
         if cfg.d_backbone != "none":
