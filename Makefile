@@ -4,7 +4,7 @@
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
 # make bench-data: prepare/check/feed speed on ../shared/data/stanford-cars-128x96 (~2 min)
 # make bench-metrics: feature-extraction speed, evaluation time at 1,000 / 10,000 samples, DAMSM ceilings (~30 min)
-# make bench-photos: real photos from ../shared/data: cars 30 min + body-type judge, cats 2 x 12 min (~1 h)
+# make bench-photos: real photos from ../shared/data: cars 2 x 20 min (TAC-GAN, fastgan + frozen-feature D), cats 2 x 10 min, cats-to-cars 2 x 6 min, backbone speeds (~2 h)
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -44,9 +44,11 @@ bench-metrics: $(STAMP)
 	$(PY) benchmarks/bench_metrics.py --out bench-runs/metrics
 
 bench-photos: $(STAMP)
-	[ -f bench-runs/cars64/cache.json ] || $(VENV)/bin/t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit pad --out bench-runs/cars64
-	$(PY) benchmarks/bench_cars.py --cache bench-runs/cars64 --out bench-runs/cars --minutes 30 --only tac-gan+aug
-	$(PY) benchmarks/real_photos.py --minutes 12
+	[ -f bench-runs/cars64s/cache.json ] || $(VENV)/bin/t2igan data prepare ../shared/data/stanford-cars-128x96 --size 64x64 --fit stretch --val-fraction 0.317 --out bench-runs/cars64s
+	$(PY) benchmarks/bench_cars.py --cache bench-runs/cars64s --out bench-runs/cars-frozen --minutes 20 --only tac-gan+aug,fastgan-16+lite0 --fid-samples 1937
+	$(PY) benchmarks/real_photos.py --setting fastgan-16+lite0 --minutes 10
+	$(PY) benchmarks/cats_to_cars.py --cats-run bench-runs/photos/petimages-fastgan-16+lite0 --cars bench-runs/cars64s --minutes 6
+	$(PY) benchmarks/bench_backbones.py --precisions fp32 --steps 3
 
 clean:
 	rm -rf $(VENV) demo
