@@ -5,7 +5,7 @@ A backbone takes images in [-1, 1] and returns the feature maps after the stages
 Its weights come from a packaged file (t2igan.pretrained) and never train: its parameters do not
 require gradients, it stays in eval mode when the discriminator around it trains (its batch-norm
 statistics never move), and a checkpoint holds none of its tensors, only its name and its file's
-SHA-256 (t2igan.models.projected writes them into meta.json).
+SHA-256 (t2igan.training.warm_start writes them into meta.json and checks them on resume).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from t2igan.pretrained import IMAGENET_MEAN, IMAGENET_STD, PACKAGED, imagenet_network
+from t2igan.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_network
 
 
 def _efficientnet_stages(net: nn.Module) -> list[nn.Module]:
@@ -40,7 +40,7 @@ class FrozenBackbone(nn.Module):
 
     def __init__(self, name: str) -> None:
         super().__init__()
-        self.name, self.weights_sha256 = name, PACKAGED[name].sha256
+        self.name = name
         self.stages = nn.ModuleList(STAGES[name](imagenet_network(name)))
         # [-1, 1] -> ImageNet's normalisation in one multiply-add: (x + 1) / 2 - mean) / std
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
