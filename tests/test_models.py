@@ -36,8 +36,9 @@ def test_every_model_makes_every_size_it_states(model: str, size: tuple[int, int
     batch, noise = (Batch(images.detach(), text, torch.tensor([0, 1, 4])),
                     Noise(G.noise_dim, torch.Generator()))
     objective = get_model(model).objective(cfg)
-    assert torch.isfinite(objective.discriminator_loss(G, D, batch, noise)[0])
-    assert torch.isfinite(objective.generator_loss(G, D, batch, noise)[0])
+    generated = objective.generate(G, batch, noise)
+    assert torch.isfinite(objective.discriminator_loss(D, batch, generated)[0])
+    assert torch.isfinite(objective.generator_loss(G, D, batch, generated, noise)[0])
 
 
 def test_df_gan_grows_4_by_3_images_from_a_4_by_3_grid() -> None:
@@ -104,7 +105,9 @@ def _text_gap_after_training(monkeypatch: pytest.MonkeyPatch, loss) -> float:
                                           torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(D.parameters(), lr=2e-3, betas=(0.5, 0.999))
     for _ in range(100):
-        loss, _ = objective.discriminator_loss(NoiseGenerator(), D, Batch(real, text), noise)
+        batch = Batch(real, text)
+        loss, _ = objective.discriminator_loss(D, batch,
+                                               objective.generate(NoiseGenerator(), batch, noise))
         opt.zero_grad()
         loss.backward()
         opt.step()

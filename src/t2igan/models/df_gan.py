@@ -20,7 +20,8 @@ from torch import nn
 from t2igan import losses
 from t2igan.models import base
 from t2igan.models.layers import base_grid
-from t2igan.models.objective import Batch, judge_matching, mismatch, stats
+from t2igan.models.objective import Batch, Generated, judge_matching, stats
+from t2igan.models.objective import Objective as SharedGeneration
 
 SIZES = ((64, 64), (128, 128), (256, 256), (128, 96), (256, 192), (512, 384))
 GP_WEIGHT, GP_POWER = 2.0, 6.0  # MA-GP's k and p (paper and official code)
@@ -46,7 +47,9 @@ class Affine(nn.Module):
             nn.init.constant_(mlp[2].bias, start)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        return x * self.scale(cond)[:, :, None, None] + self.shift(cond)[:, :, None, None]
+        # one pass over x (addcmul), not two (multiply, then add)
+        return torch.addcmul(self.shift(cond)[:, :, None, None], x,
+                             self.scale(cond)[:, :, None, None])
 
 
 class Fusion(nn.Module):
@@ -145,7 +148,7 @@ def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Modul
             Discriminator(text_dim, cfg.size, cfg.ndf))
 
 
-class Objective:
+class Objective(SharedGeneration):
     """Hinge loss with the matching-aware D, plus MA-GP on (real image, its own text).
 
     Without the penalty (gradient_penalty=False) for a D on frozen pretrained features: Projected
@@ -155,24 +158,23 @@ class Objective:
     def __init__(self, gradient_penalty: bool = True) -> None:
         self.gradient_penalty = gradient_penalty
 
-    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
+    def discriminator_loss(self, D: nn.Module, batch: Batch,
+                           generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         penalised = self.gradient_penalty
         real_images = batch.real.detach().requires_grad_(penalised)
         text = batch.text.detach().requires_grad_(penalised)  # MA-GP differentiates w.r.t. text too
-        with torch.no_grad():
-            fake = G(noise(len(text)), batch.text)
-        real, fake = judge_matching(D, real_images, fake, text, mismatched=mismatch(batch.text))
+        real, fake = judge_matching(D, real_images, generated.images.detach(), text,
+                                    batch.mismatched)
         loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits)
         logged = stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
         if penalised:
             penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text,
                                                              GP_WEIGHT, GP_POWER)
-            loss, logged["ma_gp"] = loss + penalty, penalty.item()
+            loss, logged["ma_gp"] = loss + penalty, penalty.detach()
         return loss, logged
 
-    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        fake = D(G(noise(len(batch.text)), batch.text), batch.text)
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake = D(generated.images, batch.text)
         loss = losses.hinge_g_loss(fake.logits)
         return loss, stats(g_fake=fake.logits)

@@ -13,7 +13,8 @@ from torch import nn
 from t2igan import losses
 from t2igan.models import base
 from t2igan.models.layers import dcgan_init, doublings, text_projection
-from t2igan.models.objective import Batch, judge_matching, mismatch, stats
+from t2igan.models.objective import Batch, Generated, judge_matching, stats
+from t2igan.models.objective import Objective as SharedGeneration
 
 SIZES = ((32, 32), (64, 64), (128, 128))  # the paper's is 64x64; the DCGAN tower scales by doubling
 
@@ -91,7 +92,7 @@ def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Modul
             Discriminator(text_dim, side, cfg.ndf, cfg.text_code))
 
 
-class Objective:
+class Objective(SharedGeneration):
     """GAN-INT-CLS's training objective, one batch at a time.
 
     D: matching-aware loss over (real, right text), (real, mismatched text), (fake, right text).
@@ -103,23 +104,21 @@ class Objective:
     def __init__(self, interpolation: float = 0.5) -> None:
         self.beta = interpolation
 
-    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        text = batch.text
-        with torch.no_grad():
-            fake = G(noise(len(text)), text)
-        real, fake = judge_matching(D, batch.real, fake, text)
+    def discriminator_loss(self, D: nn.Module, batch: Batch,
+                           generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        real, fake = judge_matching(D, batch.real, generated.images.detach(), batch.text,
+                                    batch.mismatched)
         loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
         return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
-    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         text = batch.text
-        mixed = self.beta * text + (1 - self.beta) * mismatch(text)  # (B, text_dim)
+        mixed = self.beta * text + (1 - self.beta) * batch.mismatched  # (B, text_dim)
         # Plain and interpolated texts in separate passes, not one concatenated batch: G uses
         # batch norm, and a batch that mixes the two has statistics D never saw in its own phase,
         # which G learns to exploit instead of drawing (measured: D's logit on the same fakes
         # went from -9 alone to +0.4 inside a mixed batch).
-        plain = losses.non_saturating_g_loss(D(G(noise(len(text)), text), text).logits)
+        plain = losses.non_saturating_g_loss(D(generated.images, text).logits)
         interpolated = losses.non_saturating_g_loss(D(G(noise(len(text)), mixed), mixed).logits)
         return plain + interpolated, stats(g_plain=plain, g_interpolated=interpolated)

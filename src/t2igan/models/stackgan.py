@@ -26,7 +26,7 @@ from t2igan import losses
 from t2igan.errors import UserError
 from t2igan.models import base
 from t2igan.models.layers import dcgan_init
-from t2igan.models.objective import Batch, judge_matching, stats
+from t2igan.models.objective import Batch, Generated, judge_matching, mismatch, stats
 from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint, read_config
 
 SIZES = ((64, 64), (256, 256))  # stage I, stage II
@@ -215,11 +215,15 @@ def load_stage1(G: nn.Module, cfg) -> None:
 class Objective:
     """BCE GAN loss with the matching-aware D conditioned on G's mu; G adds KL_WEIGHT * KL."""
 
-    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        with torch.no_grad():
-            fake, mu, _ = G(noise(len(batch.text)), batch.text, with_condition=True)
-        real, fake = judge_matching(D, batch.real, fake, mu)
+    def generate(self, G: nn.Module, batch: Batch, noise: base.Noise) -> Generated:
+        fake, mu, logvar = G(noise(len(batch.text)), batch.text, with_condition=True)
+        return Generated(fake, mu, logvar)
+
+    def discriminator_loss(self, D: nn.Module, batch: Batch,
+                           generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        # D reads G's code of the caption (mu), so the mismatched code is another image's mu
+        code = generated.condition.detach()
+        real, fake = judge_matching(D, batch.real, generated.images.detach(), code, mismatch(code))
         if real.unconditional is None:  # stage I
             loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
         else:  # stage II adds the unconditional logit
@@ -228,10 +232,10 @@ class Objective:
                                                                    fake.unconditional)
         return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
-    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        fake, mu, logvar = G(noise(len(batch.text)), batch.text, with_condition=True)
-        judged = D(fake, mu.detach())
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        mu, logvar = generated.condition, generated.logvar
+        judged = D(generated.images, mu.detach())
         adversarial = losses.non_saturating_g_loss(judged.logits)
         if judged.unconditional is not None:
             adversarial = adversarial + losses.non_saturating_g_loss(judged.unconditional)

@@ -20,7 +20,8 @@ from torch import nn
 
 from t2igan import losses
 from t2igan.models import base, gan_int_cls
-from t2igan.models.objective import Batch, judge_matching, stats
+from t2igan.models.objective import Batch, Generated, judge_matching, stats
+from t2igan.models.objective import Objective as SharedGeneration
 
 SIZES = gan_int_cls.SIZES
 AUX_WEIGHT = 1.0  # TAC-GAN adds its class losses unweighted
@@ -62,7 +63,7 @@ def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Modul
                             cfg.aux_loss)
 
 
-class Objective:
+class Objective(SharedGeneration):
     """Matching-aware BCE GAN loss plus the class loss: on real and fake images for D (AC-GAN),
     on real images only for D2D-CE (ReACGAN), and on fakes for G."""
 
@@ -76,12 +77,10 @@ class Objective:
         return losses.data_to_data_cross_entropy(judged.classes, judged.proxies, labels,
                                                  D2D_TEMPERATURE, D2D_MARGIN)
 
-    def discriminator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                           noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        text = batch.text
-        with torch.no_grad():
-            fake = G(noise(len(text)), text)
-        real, fake = judge_matching(D, batch.real, fake, text, labels=batch.labels)
+    def discriminator_loss(self, D: nn.Module, batch: Batch,
+                           generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        real, fake = judge_matching(D, batch.real, generated.images.detach(), batch.text,
+                                    batch.mismatched, batch.labels)
         adversarial = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
         class_loss = self.class_loss(real, batch.labels)
         if self.classify_fakes_in_d:
@@ -90,9 +89,9 @@ class Objective:
                                                              d_wrong=real.mismatched,
                                                              d_fake=fake.logits, d_class=class_loss)
 
-    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch,
-                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, float]]:
-        fake = D(G(noise(len(batch.text)), batch.text), batch.text, labels=batch.labels)
+    def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
+                       noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake = D(generated.images, batch.text, labels=batch.labels)
         adversarial = losses.non_saturating_g_loss(fake.logits)
         class_loss = self.class_loss(fake, batch.labels)
         return adversarial + AUX_WEIGHT * class_loss, stats(g_adversarial=adversarial,
