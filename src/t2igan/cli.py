@@ -45,8 +45,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         cfg = merge(TrainConfig(), load_config_file(args.config)) if args.config else TrainConfig()
     cfg = merge(cfg, settings.given(args, TrainConfig))
     summary = train(cfg, run, resume=args.resume)
-    print(json.dumps(summary, indent=2))
-    print(f"run folder: {run}")
+    if summary["rank"] == 0:  # under torchrun, one summary, not one per process
+        print(json.dumps(summary, indent=2))
+        print(f"run folder: {run}")
 
 
 def cmd_generate(args: argparse.Namespace) -> None:

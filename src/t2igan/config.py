@@ -19,6 +19,7 @@ from t2igan.data.decode import FITS
 from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
 from t2igan.pretrained import IMAGENET_NETWORKS
+from t2igan.runtime import PRECISIONS
 from t2igan.settings import at_least, fraction, positive, setting
 from t2igan.text.encoder import ENCODERS
 
@@ -130,9 +131,15 @@ class TrainConfig(DataSettings):
                                   group="optimisation", check=_augment)
     seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run",
                         group="optimisation")
-    precision: str = setting("fp32", "fp32, or bf16 autocast (fast on GPUs and CPUs with native "
-                             "bf16; slow emulation on others)",
-                             group="optimisation", choices=["fp32", "bf16"])
+    precision: str = setting("auto", "auto: bf16 autocast where the hardware runs it natively "
+                             "(recent GPUs; CPUs with AMX or AVX-512 BF16), fp16 with loss "
+                             "scaling on older GPUs, fp32 elsewhere; or fp32, bf16, fp16 (bf16 "
+                             "on a CPU without it is emulated, ~25x slower)",
+                             group="optimisation", choices=PRECISIONS)
+    compile: bool = setting(False, "torch.compile G and D (D not under MA-GP): off by default, as "
+                            "measured on a 2-core CPU it is no faster after a 90 s warm-up; "
+                            "benchmarks/gpu_check.sh measures it on a GPU",
+                            group="optimisation")
     device: str = setting("auto", "auto (CUDA if present), cpu, cuda or cuda:N",
                           group="optimisation")
 
@@ -143,6 +150,8 @@ class TrainConfig(DataSettings):
                                     group="output", check=at_least(1))
     log_every: int = setting(10, "steps between lines of RUN/log.jsonl",
                              group="output", check=at_least(1))
+    tensorboard: bool = setting(False, "also log losses, images/s, sample grids and evaluations "
+                                "to RUN/tensorboard (`tensorboard --logdir RUN`)", group="output")
     keep_checkpoints: int = setting(2, "how many recent checkpoints to keep",
                                     group="output", check=at_least(1))
 

@@ -62,7 +62,9 @@ def matching_aware_gradient_penalty(logits: torch.Tensor, image: torch.Tensor, t
     backward pass.
     """
     grad_image, grad_text = torch.autograd.grad(logits.sum(), (image, text), create_graph=True)
-    squared = grad_image.flatten(1).square().sum(1) + grad_text.flatten(1).square().sum(1)  # (B,)
+    # the norm in fp32 whatever the autocast: its 6th power overflows bf16/fp16 range quickly
+    squared = (grad_image.float().flatten(1).square().sum(1)
+               + grad_text.float().flatten(1).square().sum(1))  # (B,)
     return k * squared.sqrt().pow(p).mean()
 
 
@@ -74,6 +76,7 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     mean over batch and dimensions (not the sum over dimensions), which sets the scale of its
     weight.
     """
+    mu, logvar = mu.float(), logvar.float()  # fp32 under autocast too
     return -0.5 * (1 + logvar - mu.square() - logvar.exp()).mean()
 
 
@@ -94,10 +97,13 @@ def data_to_data_cross_entropy(embed: torch.Tensor, proxy: torch.Tensor, labels:
     classes apart. The margins stop easy pairs from contributing, which is what keeps ACGAN's
     training from collapsing early.
     """
-    embed, proxy = F.normalize(embed, dim=1), F.normalize(proxy, dim=1)
+    # fp32 even under autocast (which would run the similarity matmul in bf16/fp16)
+    embed, proxy = F.normalize(embed.float(), dim=1), F.normalize(proxy.float(), dim=1)
     # (B, 1)
     positive = (torch.clamp((embed * proxy).sum(1) - margin, max=0) / temperature)[:, None]
-    negatives = torch.clamp(embed @ embed.T - (1 - margin), min=0) / temperature  # (B, B)
+    with torch.autocast(embed.device.type, enabled=False):
+        similarity = embed @ embed.T
+    negatives = torch.clamp(similarity - (1 - margin), min=0) / temperature  # (B, B)
     other_class = labels[:, None] != labels[None, :]  # also excludes the diagonal
     negatives = negatives.masked_fill(~other_class, float("-inf"))
     return (torch.logsumexp(torch.cat([positive, negatives], dim=1), dim=1) - positive[:, 0]).mean()

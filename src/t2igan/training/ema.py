@@ -23,7 +23,8 @@ class EMA:
         ((1 + step) / (10 + step)), so that in a short run the average is not dominated by the
         random initial weights."""
         decay = min(self.decay, (1 + step) / (10 + step))
-        for mine, theirs in zip(self.model.parameters(), G.parameters()):
-            mine.lerp_(theirs, 1 - decay)
-        for mine, theirs in zip(self.model.buffers(), G.buffers()):  # batch-norm statistics: copy
-            mine.copy_(theirs)
+        # one fused call for all tensors, not a Python loop of small kernels
+        torch._foreach_lerp_(list(self.model.parameters()), list(G.parameters()), 1 - decay)
+        mine = list(self.model.buffers())  # batch-norm statistics: copied
+        if mine:
+            torch._foreach_copy_(mine, list(G.buffers()))

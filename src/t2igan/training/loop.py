@@ -6,11 +6,11 @@ t2igan.models.base (networks) and t2igan.models.objective (losses).
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -23,40 +23,26 @@ from t2igan.config import TrainConfig
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import count_reasons
 from t2igan.errors import UserError
-from t2igan.images import save_png, to_model
+from t2igan.images import save_png
 from t2igan.interrupts import Interrupted, stop_requests
 from t2igan.models import build_networks, get_model, resolve
-from t2igan.models.base import Noise
-from t2igan.models.objective import Batch
 from t2igan.pretrained import packaged_file
-from t2igan.runtime import resolve_device, seed_process
+from t2igan.runtime import choose_precision, resolve_device, seed_process
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
+from t2igan.training import distributed
+from t2igan.training.batches import Batches, CaptionTable, SharedNoise
+from t2igan.training.distributed import Group
 from t2igan.training.ema import EMA
 from t2igan.training.evaluation import TrainingEvaluation
+from t2igan.training.logbook import Logbook
+from t2igan.training.precision import InFloat32, MixedPrecision
 from t2igan.training.warm_start import (
     backbone_record,
     check_backbone,
     init_source,
     start_from,
 )
-
-
-class CaptionTable:
-    """Every caption's sentence vector, flat, with each image's slice: (first, count)."""
-
-    def __init__(self, captions: list[list[str]], vectors: torch.Tensor,
-                 device: torch.device) -> None:
-        self.vectors = vectors.to(device)  # (M, text_dim), the captions flattened in order
-        counts = torch.tensor([len(caps) for caps in captions])
-        self.count = counts.to(device)
-        self.first = (torch.cumsum(counts, 0) - counts).to(device)
-
-    def sample(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """One random caption vector per image index: (B,) -> (B, text_dim)."""
-        pick = (torch.rand(len(images), generator=rng, device=rng.device)
-                * self.count[images]).long()
-        return self.vectors[self.first[images] + pick]
 
 
 def _distinct(texts: list[str], count: int) -> list[str]:
@@ -84,23 +70,50 @@ def _trainable(network: nn.Module) -> list[nn.Parameter]:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, run: Path, progress: bool = True) -> None:
-        self.cfg = cfg = resolve(cfg)
-        spec = get_model(cfg.model)
-        self.run, self.progress = Path(run), progress
+    """One run's networks, optimisers and random generators, and the loop that trains them."""
+
+    def __init__(self, cfg: TrainConfig, run: Path, progress: bool = True,
+                 group: Group | None = None) -> None:
+        cfg, group = resolve(cfg), group or Group()
         self.device = resolve_device(cfg.device)
+        # the precision chosen is what config.json records
+        self.cfg = cfg = dataclasses.replace(
+            cfg, precision=choose_precision(cfg.precision, self.device))
+        spec = get_model(cfg.model)
+        self.run, self.group, self.progress = Path(run), group, progress and group.main
+        if cfg.batch_size % group.world:
+            raise UserError(f"--batch-size {cfg.batch_size} does not split over {group.world} "
+                            f"processes: make it a multiple of {group.world}")
         if cfg.d_backbone != "none":
             packaged_file(cfg.d_backbone)  # a missing or damaged package fails before the data
-        self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every else None
+        self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every and group.main else None
         seed_process(cfg.seed)
+        self._load_data(spec.needs_labels)
+        G, D = build_networks(self.text_dim, cfg, len(self.classes))
+        if spec.warm_start:
+            spec.warm_start(G, cfg)
+        self.G = G.to(self.device, memory_format=torch.channels_last)
+        self.D = D.to(self.device, memory_format=torch.channels_last)
+        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        self.objective = spec.objective(cfg)
+        self._place_networks()
+        betas, fused = (cfg.beta1, cfg.beta2), True  # one fused kernel per step, not one per tensor
+        self.opt_g = torch.optim.Adam(_trainable(self.G), lr=cfg.lr, betas=betas, fused=fused)
+        self.opt_d = torch.optim.Adam(_trainable(self.D), lr=cfg.lr_d, betas=betas, fused=fused)
+        self.precision = MixedPrecision(cfg.precision, self.device)
+        self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.noise = SharedNoise(self.G.noise_dim, self.noise_rng, group)
+        self.step = 0
+        self.saved_step: int | None = None  # the step of the newest checkpoint on disk
+
+    def _load_data(self, needs_labels: bool) -> None:
+        cfg = self.cfg
         dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
-        data = load_into_memory(dataset, cfg.num_images, progress)
+        data = load_into_memory(dataset, cfg.num_images, self.progress)
         # all reading happens here, before step 0: a bad file never stops a run mid-way
-        if data.skipped:
+        if data.skipped and self.group.main:
             print(f"skipped {len(data.skipped)} unusable files ({count_reasons(data.skipped)}); "
                   f"`t2igan data check {cfg.data}` lists them", file=sys.stderr)
-        # uint8 on the CPU (a memory map for caches); batches go to the device
-        self.images = data.images
         self.prompts = (SAMPLE_PROMPTS if cfg.data == "synthetic"
                         else _distinct([c[0] for c in data.captions], 8))
         self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
@@ -108,73 +121,63 @@ class Trainer:
         vectors = data.vectors if data.text_encoder == cfg.text_encoder else None
         if vectors is None:
             vectors = embed_texts([c for caps in data.captions for c in caps], cfg.text_encoder)
-        self.table = CaptionTable(data.captions, vectors, self.device)
-        self.text_dim = self.table.vectors.shape[1]
-        self.classes, self.labels = [], None
-        if spec.needs_labels:
+        table = CaptionTable(data.captions, vectors, self.device)
+        self.text_dim = table.vectors.shape[1]
+        self.classes, labels = [], None
+        if needs_labels:
             self.classes, labels = class_labels(data.attributes, cfg.label)
-            self.labels = labels.to(self.device)
-        G, D = build_networks(self.text_dim, cfg, len(self.classes))
-        if spec.warm_start:
-            spec.warm_start(G, cfg)
-        self.G = G.to(self.device, memory_format=torch.channels_last)
-        self.D = D.to(self.device, memory_format=torch.channels_last)
-        self.augment_rng = torch.Generator(self.device).manual_seed(cfg.seed + 2)
-        # D as the objectives see it
-        self.critic = seen_through(self.D, cfg.augment, self.augment_rng)
-        self.ema = EMA(self.G, cfg.ema_decay) if cfg.ema_decay > 0 else None
-        self.objective = spec.objective(cfg)
-        betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(_trainable(self.G), lr=cfg.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(_trainable(self.D), lr=cfg.lr_d, betas=betas)
+            labels = labels.to(self.device)
         self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
-        self.noise_rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
-        self.noise = Noise(self.G.noise_dim, self.noise_rng)
-        self.step = 0
-        self.saved_step: int | None = None  # the step of the newest checkpoint on disk
+        self.next_batch = Batches(data.images, table, labels, cfg.batch_size, self.batch_rng,
+                                  self.group)
+
+    def _place_networks(self) -> None:
+        """G and D as each phase calls them: compiled with --compile; D's phase through the
+        gradient-averaging wrapper when there are several processes, G's phase through D itself
+        (frozen there: nothing to average). Augmentation sits in front of both."""
+        cfg, device = self.cfg, self.device
+        G, D = self.G, self.D
+        if cfg.compile:
+            G = torch.compile(G)
+            # MA-GP differentiates D twice, which compiled graphs cannot
+            if not getattr(self.objective, "gradient_penalty", False):
+                D = torch.compile(D)
+        self.generator = self.group.wrap(G, device)
+        # different per process (each augments its own images), rank 0's as one process's
+        seed = cfg.seed + 2 + 7919 * self.group.rank
+        self.augment_rng = torch.Generator(device).manual_seed(seed)
+        self.critic = seen_through(self.group.wrap(D, device), cfg.augment, self.augment_rng)
+        self.frozen_critic = seen_through(D, cfg.augment, self.augment_rng)
+        if cfg.precision != "fp32":  # the losses see fp32 verdicts
+            self.critic, self.frozen_critic = InFloat32(self.critic), InFloat32(self.frozen_critic)
 
     # -- one step ---------------------------------------------------------------------------
-    def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device.type, dtype=torch.bfloat16,
-                              enabled=self.cfg.precision == "bf16")
-
-    def next_batch(self) -> Batch:
-        index = torch.randint(len(self.images), (self.cfg.batch_size,), generator=self.batch_rng,
-                              device=self.device)
-        images = self.images[index.cpu()].to(self.device, non_blocking=True)
-        real = to_model(images).contiguous(memory_format=torch.channels_last)  # (B, 3, H, W)
-        text = self.table.sample(index, self.batch_rng)  # (B, text_dim)
-        return Batch(real, text, None if self.labels is None else self.labels[index])
-
-    def train_step(self) -> dict[str, float]:
-        batch = self.next_batch()
-        with self.autocast():
-            loss_d, stats = self.objective.discriminator_loss(self.G, self.critic, batch,
-                                                              self.noise)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One D update and one G update on one batch; the losses and stats, as tensors."""
+        batch, precision = self.next_batch(), self.precision
+        with precision.autocast():
+            generated = self.objective.generate(self.generator, batch, self.noise)
+            loss_d, stats = self.objective.discriminator_loss(self.critic, batch, generated)
+        precision.step("D", loss_d, self.opt_d)
         with frozen(self.D):
-            with self.autocast():
-                loss_g, g_stats = self.objective.generator_loss(self.G, self.critic, batch,
-                                                                self.noise)
+            with precision.autocast():
+                loss_g, g_stats = self.objective.generator_loss(
+                    self.generator, self.frozen_critic, batch, generated, self.noise)
                 if self.cfg.mode_seeking > 0:
                     diverse = self.mode_seeking(batch.text)
                     loss_g = loss_g + self.cfg.mode_seeking * diverse
-                    g_stats["g_mode_seeking"] = diverse.item()
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
+                    g_stats["g_mode_seeking"] = diverse.detach()
+            precision.step("G", loss_g, self.opt_g)
         if self.ema:
             self.ema.update(self.G, self.step)
         self.step += 1
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **stats, **g_stats}
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), **stats, **g_stats}
 
     def mode_seeking(self, text: torch.Tensor) -> torch.Tensor:
         """MSGAN's term for half the batch's captions, each drawn with two noise vectors."""
         half = text[: len(text) // 2]
         z = self.noise(2 * len(half))
-        fake = self.G(z, torch.cat([half, half]))  # (2 * B/2, 3, H, W)
+        fake = self.generator(z, torch.cat([half, half])).float()  # (2 * B/2, 3, H, W)
         return losses.mode_seeking_loss(*fake.chunk(2), *z.chunk(2))
 
     # -- state -----------------------------------------------------------------------------
@@ -187,14 +190,17 @@ class Trainer:
         """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
         return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
 
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """A checkpoint of this step (written by rank 0 alone)."""
+        self.saved_step = self.step
+        if not self.group.main:
+            return None
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state(),
-                 "augment_rng": self.augment_rng.get_state()}
-        path = runs.save_checkpoint(self.run, self.step, self.networks(), self.meta(), state,
+                 "augment_rng": self.augment_rng.get_state(),
+                 "scalers": self.precision.state_dict()}
+        return runs.save_checkpoint(self.run, self.step, self.networks(), self.meta(), state,
                                     self.cfg.keep_checkpoints)
-        self.saved_step = self.step
-        return path
 
     def restore(self, checkpoint: runs.Checkpoint) -> None:
         runs.apply_weights(checkpoint, self.networks())
@@ -204,8 +210,10 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
             self.batch_rng.set_state(state["batch_rng"])
             self.noise_rng.set_state(state["noise_rng"])
-            if "augment_rng" in state:  # checkpoints of t2igan before --augment have none
+            # checkpoints of t2igan before --augment have none; other processes keep their own
+            if "augment_rng" in state and self.group.main:
                 self.augment_rng.set_state(state["augment_rng"])
+            self.precision.load_state_dict(state.get("scalers", {}))
         except (KeyError, ValueError, RuntimeError):
             raise UserError(f"checkpoint file {checkpoint.path / 'state.pt'} "
                             "does not fit this run") from None
@@ -220,9 +228,11 @@ class Trainer:
         finally:
             self.G.train()
 
-    def sample(self) -> Path:
+    def sample(self, logbook: Logbook | None = None) -> Path:
         with self.sampling_generator() as G:
             grid = prompt_grid(G, self.prompts, self.prompt_vectors, 8, self.cfg.seed)
+        if logbook:
+            logbook.samples(self.step, grid)
         return save_png(grid, runs.sample_path(self.run, self.step))
 
     def evaluate(self) -> dict[str, float]:
@@ -232,55 +242,77 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def fit(self) -> dict:
         """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise
-        Interrupted."""
-        cfg, start, seen, last = self.cfg, time.monotonic(), 0, {}
+        Interrupted. With several processes, rank 0 writes every file."""
+        cfg, main = self.cfg, self.group.main
+        start, seen, last, first_step = time.monotonic(), 0, {}, None
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else float("inf")
-        log = open(self.run / runs.LOG, "a", encoding="utf-8")
+        logbook = Logbook(self.run, cfg.tensorboard, start=self.step) if main else None
         # With a time budget the step limit is usually a far-off cap: count steps, show
         # minutes left.
         bar = tqdm(total=None if cfg.max_minutes else cfg.steps, initial=self.step, desc="training",
                    unit="step", disable=not self.progress)
-        with stop_requests() as stop, log, bar:
-            while self.step < cfg.steps and time.monotonic() < deadline:
-                last = self.train_step()
+        with stop_requests() as stop, logbook or nullcontext(), bar:
+            while self.step < cfg.steps:
+                stats = self.train_step()
+                if first_step is None:  # compiling happens here: its cost is worth knowing
+                    first_step = time.monotonic() - start
                 seen += cfg.batch_size
                 rate = seen / max(time.monotonic() - start, 1e-9)
                 bar.update(1)
-                left = ({"min_left": f"{(deadline - time.monotonic()) / 60:.1f}"}
-                        if cfg.max_minutes else {})
-                bar.set_postfix(d=f"{last['loss_d']:.3f}", g=f"{last['loss_g']:.3f}",
-                                img_s=f"{rate:.0f}", **left)
                 if self.step % cfg.log_every == 0:
-                    log.write(json.dumps({"step": self.step, **last,
-                                          "images_per_s": round(rate, 1)}) + "\n")
-                    log.flush()
-                if self.step % cfg.sample_every == 0:
-                    self.sample()
+                    last = self.group.mean(stats)
+                    self._log(logbook, bar, last, rate, deadline)
+                if main and self.step % cfg.sample_every == 0:
+                    self.sample(logbook)
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
-                if cfg.eval_every and self.step % cfg.eval_every == 0:
+                if self.evaluation and self.step % cfg.eval_every == 0:
                     scores = self.evaluate()
-                    log.write(json.dumps({"step": self.step, "eval": scores,
-                                          "eval_samples": cfg.eval_samples}) + "\n")
-                    log.flush()
+                    logbook.evaluation(self.step, scores, cfg.eval_samples)
                     bar.write(f"step {self.step} ({cfg.eval_samples:,} samples): "
                               + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
-                if stop:
+                # every process stops at the same step, for a signal any of them received
+                signal_number, past_deadline = self.group.maximum(
+                    [stop[0] if stop else 0, time.monotonic() >= deadline], self.device)
+                if signal_number:
                     if self.saved_step != self.step:
                         self.save()
-                    raise Interrupted(stop[0], self.step)
+                    raise Interrupted(int(signal_number), self.step)
+                if past_deadline:
+                    break
         if self.saved_step != self.step:
             self.save()
-        samples = self.sample()
+        samples = self.sample(logbook) if main else None
         minutes = (time.monotonic() - start) / 60
         return {"step": self.step, "minutes": round(minutes, 2),
                 "images_per_s": round(seen / max(minutes * 60, 1e-9), 1),
-                "samples": str(samples), **last}
+                "first_step_s": round(first_step or 0.0, 2), "precision": cfg.precision,
+                "processes": self.group.world, "rank": self.group.rank, "samples": str(samples),
+                **last}
+
+    def _log(self, logbook: Logbook | None, bar: tqdm, values: dict[str, float], rate: float,
+             deadline: float) -> None:
+        if logbook:
+            logbook.step(self.step, {**values, "images_per_s": round(rate, 1)})
+        left = ({"min_left": f"{(deadline - time.monotonic()) / 60:.1f}"}
+                if deadline != float("inf") else {})
+        bar.set_postfix(d=f"{values['loss_d']:.3f}", g=f"{values['loss_g']:.3f}",
+                        img_s=f"{rate:.0f}", **left)
 
 
 def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: bool = True) -> dict:
-    """Train a model into a run folder (or continue it with resume=True); returns a summary."""
-    run = Path(run)
+    """Train a model into a run folder (or continue it with resume=True); returns a summary.
+
+    Started by torchrun, each process calls this; they train together (t2igan.training.
+    distributed) and rank 0 writes the run folder."""
+    group, device = distributed.join(cfg.device)
+    try:
+        return _train(dataclasses.replace(cfg, device=device), Path(run), resume, progress, group)
+    finally:
+        distributed.leave(group)
+
+
+def _train(cfg: TrainConfig, run: Path, resume: bool, progress: bool, group: Group) -> dict:
     # fail before loading data
     checkpoint = runs.load_checkpoint(runs.latest_checkpoint(run)) if resume else None
     if checkpoint:
@@ -290,11 +322,15 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: boo
     if not resume and runs.list_checkpoints(run):
         raise UserError(f"{run} already holds a run; pass --resume to continue it "
                         "or choose another --out")
-    run.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, run, progress)
+    if group.main:
+        run.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, run, progress, group)
     if checkpoint:
         trainer.restore(checkpoint)
     elif source:
         start_from(source, trainer.networks())
-    runs.write_config(run, trainer.cfg)  # resolved: every value used
+    if group.main:
+        runs.write_config(run, trainer.cfg)  # resolved: every value used
+        print(f"training {trainer.cfg.model} in {trainer.cfg.precision} on {trainer.device}"
+              + (f", {group.world} processes" if group.active else ""), file=sys.stderr)
     return trainer.fit()

@@ -1,0 +1,66 @@
+"""Each step's batch and noise, drawn from the run's saved random generators.
+
+With several processes (t2igan.training.distributed) every process draws the whole global batch's
+indices, captions and noise, in the same order from the same generator, and keeps its own slice:
+the processes together make exactly the batch one process would, and a run resumes with any number
+of processes.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from t2igan.images import to_model
+from t2igan.models.base import Noise
+from t2igan.models.objective import Batch, mismatch
+from t2igan.training.distributed import Group
+
+
+class CaptionTable:
+    """Every caption's sentence vector, flat, with each image's slice: (first, count)."""
+
+    def __init__(self, captions: list[list[str]], vectors: torch.Tensor,
+                 device: torch.device) -> None:
+        self.vectors = vectors.to(device)  # (M, text_dim), the captions flattened in order
+        counts = torch.tensor([len(caps) for caps in captions])
+        self.count = counts.to(device)
+        self.first = (torch.cumsum(counts, 0) - counts).to(device)
+
+    def sample(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        """One random caption vector per image index: (B,) -> (B, text_dim)."""
+        pick = (torch.rand(len(images), generator=rng, device=rng.device)
+                * self.count[images]).long()
+        return self.vectors[self.first[images] + pick]
+
+
+class Batches:
+    """Random batches of (image, one of its captions, its class) with replacement."""
+
+    def __init__(self, images: torch.Tensor, table: CaptionTable, labels: torch.Tensor | None,
+                 batch_size: int, rng: torch.Generator, group: Group) -> None:
+        # images: uint8 (N, 3, H, W) on the CPU (a memory map for caches); batches go to the device
+        self.images, self.table, self.labels = images, table, labels
+        self.batch_size, self.rng, self.group = batch_size, rng, group
+
+    def __call__(self) -> Batch:
+        index = torch.randint(len(self.images), (self.batch_size,), generator=self.rng,
+                              device=self.rng.device)
+        text = self.table.sample(index, self.rng)  # (B, text_dim)
+        mine = self.group.share(self.batch_size)
+        index, text, mismatched = index[mine], text[mine], mismatch(text)[mine]
+        images = self.images[index.cpu()].to(self.rng.device, non_blocking=True)
+        real = to_model(images).contiguous(memory_format=torch.channels_last)  # (b, 3, H, W)
+        labels = None if self.labels is None else self.labels[index]
+        return Batch(real, text, labels, mismatched)
+
+
+class SharedNoise(Noise):
+    """This process's slice of the noise all processes draw together (all of it with one)."""
+
+    def __init__(self, dim: int, rng: torch.Generator, group: Group) -> None:
+        super().__init__(dim, rng)
+        self.group = group
+
+    def __call__(self, n: int, truncation: float | None = None) -> torch.Tensor:
+        everyone = super().__call__(n * self.group.world, truncation)
+        return everyone[self.group.share(len(everyone))]
