@@ -1,7 +1,13 @@
 """Training throughput of the real train step: images/s, GFLOPs/image, share of matmul peak, memory.
 
-Each configuration runs in its own process so its peak memory (max RSS) is its own.
-Prints a Markdown table. Usage: python benchmarks/bench_training.py [--steps N]
+Each configuration runs in its own process so its peak memory (max RSS) is its own. "auto" rows
+run in the precision --precision auto picks on this machine (said in the header).
+
+With --baseline REF the same configurations also run on t2igan as it was at git revision REF (a
+worktree of it, in a temporary folder), alternating this checkout and REF row by row, and the
+table adds REF's images/s and the speed-up: the machine's drift hits both alike.
+
+Prints a Markdown table. Usage: python benchmarks/bench_training.py [--steps N] [--baseline REF]
 (--tiny: two of the configurations at width 4, one step each, in seconds)
 """
 
@@ -15,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 # (label, precision, timed steps, overrides). bf16 gets few small steps: on a CPU without native
 # bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
@@ -29,6 +37,12 @@ CONFIGS = [
     ("df-gan, nf=8, batch 32", "fp32", 10, dict(model="df-gan", ngf=8, ndf=8, batch_size=32)),
     ("df-gan, paper nf=32, batch 32", "fp32", 3,
      dict(model="df-gan", ngf=32, ndf=32, batch_size=32)),
+    ("df-gan, paper nf=32, batch 32", "auto", 3,
+     dict(model="df-gan", ngf=32, ndf=32, batch_size=32)),
+    ("df-gan 256x256, paper nf=32, batch 8", "auto", 2,
+     dict(model="df-gan", ngf=32, ndf=32, batch_size=8, image_size="256")),
+    ("fastgan + efficientnet-lite0 D, ngf=16, batch 32", "auto", 3,
+     dict(model="fastgan", ngf=16, ndf=32, batch_size=32)),
     ("stackgan I, ngf=32, ndf=16, batch 32", "fp32", 10,
      dict(model="stackgan", ngf=32, ndf=16, batch_size=32)),
     ("tac-gan (ac), ngf=ndf=16, batch 32", "fp32", 20,
@@ -84,15 +98,39 @@ def one(overrides: dict, precision: str, steps: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def measure(overrides: dict, precision: str, steps: int, here: bool) -> dict:
+def measure(overrides: dict, precision: str, steps: int, here: bool,
+            checkout: Path | None = None) -> dict:
     """One configuration's figures from a process of its own, so that its peak memory is its own
-    (here=True, for --tiny: from this process; a new one would only add torch's import time)."""
+    (here=True, for --tiny: from this process; a new one would only add torch's import time).
+    With `checkout`, the figures of the t2igan in that folder (its own copy of this script)."""
     if here:
         return one(overrides, precision, steps)
-    out = subprocess.run([sys.executable, __file__, "--steps", str(steps), "--one",
+    script, env = Path(__file__), dict(os.environ)
+    if checkout:
+        script = checkout / "benchmarks" / script.name
+        env["PYTHONPATH"] = str(checkout / "src")  # ahead of the installed (editable) t2igan
+        precision = "fp32" if precision == "auto" else precision  # older t2igan had no auto
+    out = subprocess.run([sys.executable, str(script), "--steps", str(steps), "--one",
                           json.dumps([overrides, precision])], capture_output=True, text=True,
-                         check=True)
+                         check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def worktree(ref: str | None):
+    """A temporary git worktree of `ref` (None: nothing)."""
+    if ref is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "baseline"
+        subprocess.run(["git", "worktree", "add", "--detach", str(path), ref], check=True,
+                       capture_output=True)
+        try:
+            yield path
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(path)], check=False,
+                           capture_output=True)
 
 
 def main() -> None:
@@ -101,6 +139,9 @@ def main() -> None:
                         help="timed steps per configuration (default: its own)")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test in seconds: two configurations, tiny, one step")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also measure t2igan at this git revision, row by row, and print "
+                             "the speed-up")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration
     parser.set_defaults(matmul_size=1024, configs=CONFIGS, overrides={})
     args = parser.parse_args()
@@ -111,20 +152,35 @@ def main() -> None:
         overrides, precision = json.loads(args.one)
         print(json.dumps(one(overrides, precision, args.steps)))
         return
+    import torch
+
+    from t2igan.runtime import choose_precision
+
+    auto = choose_precision("auto", torch.device("cpu"))
     peak = {dtype: matmul_rate(dtype, args.matmul_size) for dtype in ("float32", "bfloat16")}
     print(f"measured matmul rate: fp32 {peak['float32']:.1f} GFLOP/s, bf16 "
-          f"{peak['bfloat16']:.1f} GFLOP/s ({os.cpu_count()} CPU cores)\n")
-    print("| model (64x64) | precision | images/s | GFLOPs/image | achieved GFLOP/s "
-          "| of matmul peak | peak RSS |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
-    for label, precision, steps, overrides in args.configs:
-        r = measure({**overrides, **args.overrides}, precision, args.steps or steps, args.tiny)
-        share = r["achieved_gflops"] / peak["float32" if precision == "fp32" else "bfloat16"]
-        counted = r["gflops_per_image"] == r["gflops_per_image"]  # NaN: FLOPs not counted
-        flops = f"{r['gflops_per_image']:.2f} | {r['achieved_gflops']:.1f} | {share:.0%}" \
-            if counted else "n/a | n/a | n/a"
-        print(f"| {label} | {precision} | {r['images_per_s']:.1f} | {flops} | "
-              f"{r['peak_rss_mb']:.0f} MB |", flush=True)
+          f"{peak['bfloat16']:.1f} GFLOP/s ({os.cpu_count()} CPU cores); "
+          f"--precision auto picks {auto} here\n")
+    baseline = f" | {args.baseline} images/s | speed-up" if args.baseline else ""
+    print(f"| model (64x64 unless said) | precision | images/s | GFLOPs/image | achieved GFLOP/s "
+          f"| of matmul peak | peak RSS{baseline} |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---:" + " | ---: | ---:" * bool(baseline)
+          + " |")
+    with worktree(args.baseline) as checkout:
+        for label, precision, steps, overrides in args.configs:
+            settings, steps = {**overrides, **args.overrides}, args.steps or steps
+            r = measure(settings, precision, steps, args.tiny)
+            chosen = auto if precision == "auto" else precision
+            share = r["achieved_gflops"] / peak["float32" if chosen == "fp32" else "bfloat16"]
+            counted = r["gflops_per_image"] == r["gflops_per_image"]  # NaN: FLOPs not counted
+            flops = f"{r['gflops_per_image']:.2f} | {r['achieved_gflops']:.1f} | {share:.0%}" \
+                if counted else "n/a | n/a | n/a"
+            then = ""
+            if checkout:
+                old = measure(settings, precision, steps, False, checkout)["images_per_s"]
+                then = f" | {old:.1f} | {r['images_per_s'] / old:.2f}x"
+            print(f"| {label} | {precision} ({chosen}) | {r['images_per_s']:.1f} | {flops} | "
+                  f"{r['peak_rss_mb']:.0f} MB{then} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ a process each would spend most of the time importing torch and loading the sent
 """
 
 import ast
+import os
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +27,9 @@ EXPECTED = {
                            "| fastgan | mobilenet-v2 | 64 |", "| tac-gan | none | 64 |"],
     "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |",
                       "| FID | KID | precision | recall |", "FID etc.: "],
-    "bench_cuda.py": ["| model | size | precision | img/s | losses finite | peak GiB |"],
+    "bench_cuda.py": ["| model | size | precision | compiled | img/s | first 2 steps (s) |",
+                      "| df-gan | 64 | fp32 | no |"],
+    "gpu_check.sh": ["| model | size | precision | compiled | img/s | first 2 steps (s) |"],
     "bench_data.py": ["| step | size | images | seconds | images/s |"],
     "bench_inception.py": ["| extraction | images/s | GFLOP/s | share of matmul rate |",
                            "t2igan now, batch 8 (default)"],
@@ -36,13 +40,15 @@ EXPECTED = {
     "bench_params.py": ["| configuration | G | D |"],
     "bench_renderer.py": ["size (WxH)   images/s   ms/image"],
     "bench_sizes.py": ['"step": 2', "df-64x64/typed.png", "| fid |", "| kid |"],
-    "bench_training.py": ["| model (64x64) | precision | images/s | GFLOPs/image |"],
+    "bench_sampling.py": ["measured matmul rate: fp32 ", "| df-gan | 64 | 4 | ",
+                          "| model | size | width (ngf) | GFLOPs/image | mode | ms/image, batch 1"],
+    "bench_training.py": ["| model (64x64 unless said) | precision | images/s | GFLOPs/image |"],
     "real_vs_real.py": ["| set | held-out vs other real | FID | KID | precision | recall |",
                         "| procedural cats and cars | 6 vs 6 |"],
     "real_photos.py": ['"step": 2', "cat-breeds/typed.png",
                        "| set | step | generated vs real | FID | KID | precision | recall |"],
 }
-WRITES = {"bench_cars.py", "bench_cuda.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
+WRITES = {"bench_cars.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
           "bench_sizes.py", "real_photos.py"}  # these take --out
 
 
@@ -51,12 +57,28 @@ def test_every_benchmark_is_run_here() -> None:
     assert scripts - HELPERS == set(EXPECTED)
 
 
+def usage(script: Path) -> str:
+    """A Python benchmark's docstring, a shell one's header comment."""
+    text = script.read_text(encoding="utf-8")
+    return text.split("\n\n")[0] if script.suffix == ".sh" else ast.get_docstring(ast.parse(text))
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_usage_names_tiny(name: str) -> None:
-    assert "--tiny" in ast.get_docstring(ast.parse((BENCHMARKS / name).read_text(encoding="utf-8")))
+    assert "--tiny" in usage(BENCHMARKS / name)
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_gpu_check_runs_tiny() -> None:
+    """The shell script runs as a user would run it, with this interpreter as its Python."""
+    done = subprocess.run(["bash", str(BENCHMARKS / "gpu_check.sh"), "--tiny"],
+                          env={**os.environ, "PYTHON": sys.executable}, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in EXPECTED["gpu_check.sh"]:
+        assert line in done.stdout
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.endswith(".py")))
 def test_benchmark_runs_tiny(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                              capsys: pytest.CaptureFixture) -> None:
     script = BENCHMARKS / name

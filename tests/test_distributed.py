@@ -4,6 +4,7 @@ SIGTERM to the group saves once, and a run resumes with another number of proces
 
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -29,6 +30,9 @@ def torchrun(processes: int, *command: str) -> list[str]:
 
 
 def worker(out: Path, processes: int, steps: int, models: str) -> None:
+    if processes == 1:  # the same code in this process: torchrun would only add its start-up
+        runpy.run_path(str(WORKER))["main"](out, steps, models.split(","))
+        return
     subprocess.run(torchrun(processes, str(WORKER), str(out), str(steps), models), check=True,
                    env=ENV, capture_output=True, timeout=300)
 

@@ -50,7 +50,15 @@ def load_generator(run: str | Path, device: str | torch.device = "auto",
     weights = checkpoint.sampling_network(ema)
     apply_weights(checkpoint, {weights: G})
     device = resolve_device(device) if isinstance(device, str) else device
-    return G.to(device).eval(), cfg, {**checkpoint.meta, "weights": weights}
+    return for_sampling(G, device), cfg, {**checkpoint.meta, "weights": weights}
+
+
+def for_sampling(G: nn.Module, device: str | torch.device = "cpu") -> nn.Module:
+    """G on `device` in eval mode with its convolution weights channels_last (NHWC), so that
+    every feature map it makes is NHWC too: on a 2-core CPU each generator of the zoo samples
+    5-30% faster so, e.g. DF-GAN (nf 32, 256 px, batch 1) in 262 ms instead of 306 ms
+    (benchmarks/bench_sampling.py times it). Changes G in place."""
+    return G.to(device, memory_format=torch.channels_last).eval()
 
 
 def seeded_noise(n: int, dim: int, seed: int, truncation: float | None = None) -> torch.Tensor:
@@ -60,15 +68,28 @@ def seeded_noise(n: int, dim: int, seed: int, truncation: float | None = None) -
     return Noise(dim, torch.Generator().manual_seed(seed))(n, truncation)
 
 
-@torch.no_grad()
 def generate(G: nn.Module, text: torch.Tensor, num: int, seed: int,
-             truncation: float | None = None) -> torch.Tensor:
+             truncation: float | None = None, batch_size: int = 64) -> torch.Tensor:
     """(P, text_dim) sentence vectors -> uint8 (P * num, 3, H, W), prompt-major; same seed, same
-    images."""
+    images.
+
+    The noise of all P * num images is drawn at once, then G makes them `batch_size` at a time
+    (memory stays that of one batch however many prompts), so the images do not depend on
+    batch_size, up to float rounding: a matmul's sums run in an order that depends on the batch
+    size, which moves G's output by ~1e-7 and can move a pixel by 1 of 255 where it lies on a
+    rounding boundary. G runs under inference_mode; the images returned are an ordinary tensor.
+    """
+    if batch_size < 1:
+        raise UserError(f"the batch size must be at least 1 (got {batch_size})")
     device = next(G.parameters()).device
-    z = seeded_noise(len(text) * num, G.noise_dim, seed, truncation).to(device)
-    vectors = text.to(device).repeat_interleave(num, dim=0)
-    return to_uint8(G(z, vectors)).cpu()
+    z = seeded_noise(len(text) * num, G.noise_dim, seed, truncation)  # (P * num, noise_dim)
+    vectors = text.repeat_interleave(num, dim=0)  # (P * num, text_dim)
+    with torch.inference_mode():
+        parts = [to_uint8(G(z[i:i + batch_size].to(device),
+                            vectors[i:i + batch_size].to(device))).cpu()
+                 for i in range(0, len(z), batch_size)]
+    # outside inference mode, so callers may change it in place; NCHW whatever G's layout
+    return torch.cat(parts).contiguous()
 
 
 def prompt_grid(G: nn.Module, prompts: list[str], text: torch.Tensor, num: int, seed: int,
