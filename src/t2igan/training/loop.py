@@ -277,7 +277,8 @@ class Trainer:
                 if signal_number:
                     if self.saved_step != self.step:
                         self.save()
-                    raise Interrupted(int(signal_number), self.step)
+                    raise Interrupted(int(signal_number), self.step,
+                                      "checkpoint saved" if main else "rank 0 saved the checkpoint")
                 if past_deadline:
                     break
         if self.saved_step != self.step:
