@@ -33,6 +33,8 @@ import time
 
 import torch
 
+from benchmark_tools import matmul_rate
+
 # (label, model, size, StackGAN stage): every model at 64 px, those that make 256 px there too
 CONFIGS = [("df-gan", "df-gan", 64, 1), ("fastgan", "fastgan", 64, 1),
            ("gan-int-cls", "gan-int-cls", 64, 1), ("tac-gan", "tac-gan", 64, 1),
@@ -43,19 +45,6 @@ CONFIGS = [("df-gan", "df-gan", 64, 1), ("fastgan", "fastgan", 64, 1),
 TINY = dict(repeats=1, batch=4, matmul_size=128, configs=[CONFIGS[0]],
             overrides=dict(ngf=4, ndf=4, nz=8, text_code=8))
 
-
-def matmul_rate(n: int = 1024, repeats: int = 10) -> float:
-    """Measured dense fp32 matmul GFLOP/s of this machine (the roofline we compare to): the best
-    of three rounds, as a load from elsewhere only ever slows a round."""
-    a = torch.randn(n, n)
-    a @ a
-    rounds = []
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            a @ a
-        rounds.append(time.perf_counter() - start)
-    return 2 * n**3 * repeats / min(rounds) / 1e9
 
 
 def build(model: str, size: int, stage: int, overrides: dict) -> tuple[torch.nn.Module, int, int]:
@@ -188,7 +177,7 @@ def main() -> None:
         return
     configs = [c for c in args.configs
                if not args.models or c[1] in args.models.split(",") or c[0] in args.models]
-    load, peak = os.getloadavg()[0], matmul_rate(args.matmul_size)
+    load, peak = os.getloadavg()[0], matmul_rate("float32", args.matmul_size)
     print(f"measured matmul rate: fp32 {peak:.1f} GFLOP/s "
           f"({os.cpu_count()} CPU cores, {torch.get_num_threads()} threads; torch "
           f"{torch.__version__}; load average {load:.1f} at the start)\n")

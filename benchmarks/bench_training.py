@@ -24,6 +24,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from benchmark_tools import matmul_rate
+
 # (label, precision, timed steps, overrides). bf16 gets few small steps: on a CPU without native
 # bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
 G16 = dict(model="gan-int-cls", ngf=16, ndf=16, batch_size=32)
@@ -55,17 +57,6 @@ TINY = dict(steps=1, matmul_size=64,
                                                     "df-gan, nf=8, batch 32")],
             overrides=dict(ngf=4, ndf=4, nz=8, text_code=8, batch_size=4, num_images=16))
 
-
-def matmul_rate(dtype: str, n: int = 1024, repeats: int = 20) -> float:
-    """Measured dense matmul GFLOP/s of this machine for a dtype (the roofline we compare to)."""
-    import torch
-
-    a = torch.randn(n, n, dtype=getattr(torch, dtype))
-    a @ a
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ a
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def one(overrides: dict, precision: str, steps: int) -> dict:

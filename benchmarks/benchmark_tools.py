@@ -1,5 +1,6 @@
-"""What several benchmarks share: running a t2igan command in this process, and stand-ins for the
-photo sets of ../shared/data, for the benchmarks' --tiny mode on a clean clone.
+"""What several benchmarks share: running a t2igan command in this process, the machine's measured
+matmul rate, and stand-ins for the photo sets of ../shared/data, for the benchmarks' --tiny mode
+on a clean clone.
 
 `cars_like(folder)` writes procedural renders in the layout of stanford-cars-128x96
 (`cars_train/*.jpg` + `labels.csv` + `class_names.txt`, 128x96 JPEG), with real Stanford Cars class
@@ -11,7 +12,10 @@ does the same for cat-breeds (train/<file> + captions_template.csv).
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
+
+import torch
 
 from t2igan.cli import main as t2igan
 
@@ -82,3 +86,17 @@ def cat_breeds_like(folder: Path, count: int = 12) -> Path:
     with open(folder / "captions_template.csv", "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(rows)
     return folder
+
+
+def matmul_rate(dtype: str = "float32", n: int = 1024, repeats: int = 10) -> float:
+    """Measured dense matmul GFLOP/s of this machine in `dtype` (the roofline a row is compared
+    to): the best of three rounds, as a load from elsewhere only ever slows a round."""
+    a = torch.randn(n, n, dtype=getattr(torch, dtype))
+    a @ a
+    rounds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ a
+        rounds.append(time.perf_counter() - start)
+    return 2 * n**3 * repeats / min(rounds) / 1e9
