@@ -244,7 +244,7 @@ class Trainer:
         """Train until cfg.steps or cfg.max_minutes; on SIGINT/SIGTERM save, then raise
         Interrupted. With several processes, rank 0 writes every file."""
         cfg, main = self.cfg, self.group.main
-        start, seen, last, first_step = time.monotonic(), 0, {}, None
+        start, seen, last, stats, first_step = time.monotonic(), 0, {}, {}, None
         deadline = start + cfg.max_minutes * 60 if cfg.max_minutes else float("inf")
         logbook = Logbook(self.run, cfg.tensorboard, start=self.step) if main else None
         # With a time budget the step limit is usually a far-off cap: count steps, show
@@ -281,6 +281,8 @@ class Trainer:
                                       "checkpoint saved" if main else "rank 0 saved the checkpoint")
                 if past_deadline:
                     break
+        if stats and self.step % cfg.log_every:  # the summary gives the last step's losses
+            last = self.group.mean(stats)
         if self.saved_step != self.step:
             self.save()
         samples = self.sample(logbook) if main else None
