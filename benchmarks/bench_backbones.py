@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from benchmark_tools import parse_args
+
 GENERATORS = {  # name -> (settings, sizes it makes among 64 and 256)
     "df-gan": (dict(model="df-gan", ngf=16, ndf=16), (64, 256)),
     "fastgan": (dict(model="fastgan", ngf=16, ndf=16), (64, 256)),
@@ -65,10 +67,7 @@ def main() -> None:
     parser.add_argument("--backbones", default=",".join(BACKBONES))
     parser.add_argument("--tiny", action="store_true", help="smoke test in seconds")
     parser.set_defaults(overrides={})
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     print(f"CPU bf16: {native_bf16()}; threads: {torch.get_num_threads()}")
     print("\n| generator | D backbone | size | batch | precision | images/s |\n"
           "| --- | --- | ---: | ---: | --- | ---: |", flush=True)

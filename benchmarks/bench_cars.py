@@ -28,6 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from benchmark_tools import parse_args
+
 BODY_TYPES = {"Sedan": "sedan", "SUV": "suv", "Coupe": "coupe", "Convertible": "convertible",
               "Cab": "pickup", "SuperCab": "pickup", "Hatchback": "hatchback", "Van": "van",
               "Minivan": "van", "Wagon": "wagon"}
@@ -209,10 +211,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test in seconds: every step at the smallest settings")
     parser.set_defaults(per_type=32, overrides={})
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     if not (args.cache or args.tiny):
         parser.error("the following arguments are required: --cache")
     if not (args.minutes or args.images or args.score_only):

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from benchmark_tools import parse_args
+
 # (model, size, settings): the paper widths at 64 px, DF-GAN and FastGAN also at 256 px
 JOBS = [("df-gan", "64", dict(ngf=32, ndf=32)), ("fastgan", "64", dict()),
         ("gan-int-cls", "64", dict()), ("tac-gan", "64", dict()), ("stackgan", "64", dict()),
@@ -72,10 +74,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test in seconds: tiny models, a few steps, on the CPU")
     parser.set_defaults(overrides={}, jobs=JOBS)
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     from t2igan.runtime import choose_precision
 
     cuda = args.device.startswith("cuda")

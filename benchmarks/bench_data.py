@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from benchmark_tools import parse_args
+
 DEFAULT_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "stanford-cars-128x96"
 # --tiny: these defaults instead (flags given still win); without --source, procedural images in
 # the layout of stanford-cars-128x96 (benchmark_tools.py), written into --out.
@@ -50,10 +52,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="feeding time per cache")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test in seconds: every step on a small stand-in source")
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     from t2igan.data.prepare import check_source, prepare_cache
     from t2igan.data.sources import open_source
 

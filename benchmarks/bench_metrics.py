@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from benchmark_tools import parse_args
 from t2igan.config import PretrainConfig, TrainConfig
 from t2igan.data.cache import CachedImages
 from t2igan.data.memory import load_into_memory
@@ -154,10 +155,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true",
                         help="smoke test in seconds: tiny run and encoder, 20 samples")
     parser.set_defaults(**FULL)
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     if args.run:
         damsm_table(Path(args.run), Path(args.encoder), args.samples, real_images=args.real_images)
         return

@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmark_tools import parse_args
+
 COMMON = dict(image_size="64", batch_size=32, num_images=3000, steps=1_000_000, sample_every=250,
               checkpoint_every=250, log_every=10)
 RUNS = {
@@ -99,10 +101,7 @@ def main() -> None:
                         help="smoke test in seconds: one tiny model, 2 steps, 20 captions")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one model, print its row
     parser.set_defaults(samples=1000, metrics=METRICS, overrides={})
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     out = Path(args.out or tempfile.mkdtemp(prefix="bench-models-"))
     if args.one:
         print(json.dumps(one(args.one, args.minutes, out, args.overrides, args.samples,

@@ -9,6 +9,7 @@ import argparse
 import random
 import time
 
+from benchmark_tools import parse_args
 from t2igan.data.synthetic import render, sample_attributes
 
 SIZES = ((64, 64), (256, 256), (512, 384))
@@ -31,10 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time spent per size")
     parser.add_argument("--tiny", action="store_true", help="smoke test: 0.01 s per size")
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     print(f"{'size (WxH)':>12}  {'images/s':>9}  {'ms/image':>9}")
     for width, height in SIZES:
         rate = images_per_second((width, height), args.seconds)

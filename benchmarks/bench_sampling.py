@@ -33,7 +33,7 @@ import time
 
 import torch
 
-from benchmark_tools import matmul_rate
+from benchmark_tools import matmul_rate, parse_args
 
 # (label, model, size, StackGAN stage): every model at 64 px, those that make 256 px there too
 CONFIGS = [("df-gan", "df-gan", 64, 1), ("fastgan", "fastgan", 64, 1),
@@ -168,10 +168,7 @@ def main() -> None:
                         help="smoke test in seconds: DF-GAN 64 px at width 4, one repeat")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration
     parser.set_defaults(matmul_size=1024, configs=CONFIGS, overrides={})
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     if args.one:
         print(json.dumps(one(*json.loads(args.one))))
         return

@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark_tools import matmul_rate
+from benchmark_tools import matmul_rate, parse_args
 
 # (label, precision, timed steps, overrides). bf16 gets few small steps: on a CPU without native
 # bf16 (AVX2 only, like the 2-core development machine) autocast emulates it about 25x slower.
@@ -135,10 +135,7 @@ def main() -> None:
                              "the speed-up")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration
     parser.set_defaults(matmul_size=1024, configs=CONFIGS, overrides={})
-    args = parser.parse_args()
-    if args.tiny:
-        parser.set_defaults(**TINY)
-        args = parser.parse_args()
+    args = parse_args(parser, TINY)
     if args.one:
         overrides, precision = json.loads(args.one)
         print(json.dumps(one(overrides, precision, args.steps)))

@@ -1,6 +1,6 @@
-"""What several benchmarks share: running a t2igan command in this process, the machine's measured
-matmul rate, and stand-ins for the photo sets of ../shared/data, for the benchmarks' --tiny mode
-on a clean clone.
+"""What several benchmarks share: their --tiny parsing, running a t2igan command in this process,
+the machine's measured matmul rate, and stand-ins for the photo sets of ../shared/data, for the
+benchmarks' --tiny mode on a clean clone.
 
 `cars_like(folder)` writes procedural renders in the layout of stanford-cars-128x96
 (`cars_train/*.jpg` + `labels.csv` + `class_names.txt`, 128x96 JPEG), with real Stanford Cars class
@@ -11,6 +11,7 @@ does the same for cat-breeds (train/<file> + captions_template.csv).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import time
 from pathlib import Path
@@ -100,3 +101,13 @@ def matmul_rate(dtype: str = "float32", n: int = 1024, repeats: int = 10) -> flo
             a @ a
         rounds.append(time.perf_counter() - start)
     return 2 * n**3 * repeats / min(rounds) / 1e9
+
+
+def parse_args(parser: argparse.ArgumentParser, tiny: dict) -> argparse.Namespace:
+    """The command line; with --tiny, `tiny`'s values are the defaults instead (flags given still
+    win)."""
+    args = parser.parse_args()
+    if args.tiny:
+        parser.set_defaults(**tiny)
+        args = parser.parse_args()
+    return args

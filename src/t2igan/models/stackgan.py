@@ -27,6 +27,7 @@ from t2igan.errors import UserError
 from t2igan.models import base
 from t2igan.models.layers import dcgan_init
 from t2igan.models.objective import Batch, Generated, judge_matching, mismatch, stats
+from t2igan.models.objective import Objective as SharedGeneration
 from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint, read_config
 
 SIZES = ((64, 64), (256, 256))  # stage I, stage II
@@ -212,7 +213,7 @@ def load_stage1(G: nn.Module, cfg) -> None:
     apply_weights(checkpoint, {checkpoint.sampling_network(): G.stage1})
 
 
-class Objective:
+class Objective(SharedGeneration):
     """BCE GAN loss with the matching-aware D conditioned on G's mu; G adds KL_WEIGHT * KL."""
 
     def generate(self, G: nn.Module, batch: Batch, noise: base.Noise) -> Generated:
