@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from t2igan.errors import UserError
 from t2igan.files import atomic_path
 
 
@@ -81,3 +82,35 @@ def save_png(image: Image.Image, path: str | os.PathLike) -> Path:
     with atomic_path(path) as temporary:
         image.save(temporary, format="PNG")
     return Path(path)
+
+
+ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
+
+
+def save_animation(frames: list[Image.Image], path: str | os.PathLike,
+                   frame_ms: int = 120) -> Path:
+    """An endlessly looping GIF or WebP (by the path's suffix) that plays the frames forward then
+    back, so the loop has no jump; written atomically."""
+    path = Path(path)
+    kind = ANIMATION_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise UserError(f"{path}: an animation is .gif or .webp")
+    played = frames + frames[-2:0:-1]
+    with atomic_path(path) as temporary:
+        played[0].save(temporary, format=kind, save_all=True, append_images=played[1:],
+                       duration=frame_ms, loop=0)
+    return path
+
+
+def save_interpolation(images: torch.Tensor, steps: int, captions: list[str], grid_path: Path,
+                       animation_path: Path) -> tuple[Path, Path]:
+    """uint8 (rows * steps, 3, H, W), row-major -> a grid (one row per caption) and an animation
+    whose frame t shows column t of every row side by side, enlarged to at least 192 px high."""
+    rows, (height, width) = len(images) // steps, images.shape[2:]
+    grid = save_png(grid_image(images, captions=captions, columns=steps), grid_path)
+    by_column = images.view(rows, steps, 3, height, width).permute(1, 3, 0, 4, 2)  # (T, H, R, W, 3)
+    scale = max(1, -(-192 // height))
+    frames = [Image.fromarray(frame.reshape(height, rows * width, 3).numpy())
+              .resize((rows * width * scale, height * scale), Image.NEAREST)
+              for frame in by_column]
+    return grid, save_animation(frames, animation_path)

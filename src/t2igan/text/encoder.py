@@ -129,9 +129,11 @@ def embedding_store(encoder_name: str, directory: Path | None = None) -> Embeddi
 
 
 def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm",
-                store_dir: Path | None = None, chunk: int = 1024) -> torch.Tensor:
+                store_dir: Path | None = None, chunk: int = 1024,
+                remember: bool = True) -> torch.Tensor:
     """(N,) texts -> (N, dim) float32 with unit root-mean-square per element, encoding only the
-    texts this encoder has never seen.
+    texts this encoder has never seen, and remembering those in the embedding store unless
+    `remember` is off (a server's prompts: each would rewrite the whole store).
 
     The scale is the models' concern, set here once for every encoder: the vectors join standard
     normal noise in G, and a unit-norm 384-d MiniLM vector has elements of about 0.05, which G's
@@ -141,17 +143,22 @@ def embed_texts(texts: list[str], encoder: TextEncoder | str = "minilm",
     """
     name = _encoder_class(encoder).name if isinstance(encoder, str) else encoder.name
     store = embedding_store(name, store_dir)
-    _, missing = store.lookup(texts)
+    found, missing = store.lookup(texts)
     if missing:
         model = load_text_encoder(encoder) if isinstance(encoder, str) else encoder
         bar = tqdm(total=len(missing), desc=f"encoding captions ({name})", unit="text",
                    disable=len(missing) < chunk)
+        # rounded through float16 like the stored rows: a text's vector never depends on
+        # whether it was stored
+        fresh = {}
         for start in range(0, len(missing), chunk):
             batch = missing[start:start + chunk]
-            store.add(batch, model.encode(batch))
+            fresh.update(zip(batch, model.encode(batch).half()))
             bar.update(len(batch))
         bar.close()
-        store.save()
-    found, _ = store.lookup(texts)
+        if remember:
+            store.add(list(fresh), torch.stack(list(fresh.values())))
+            store.save()
+        found = [fresh[t] if row is None else row for t, row in zip(texts, found)]
     vectors = torch.stack(found).float()
     return vectors / vectors.square().mean(dim=1, keepdim=True).sqrt().clamp_min(1e-8)

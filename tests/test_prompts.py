@@ -1,0 +1,65 @@
+"""Prompts cleaned one way, and read from .txt, .csv and .jsonl files."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from t2igan.errors import UserError
+from t2igan.prompts import clean_prompt, clean_prompts, read_prompts_file
+
+
+def test_cleaning_collapses_whitespace_and_drops_control_characters() -> None:
+    assert clean_prompt("  a\tginger\ncat\x00 on a rug\u200b ") == "a ginger cat on a rug"
+
+
+@pytest.mark.parametrize("prompts", [[], [""], ["a cat", " \t"]])
+def test_no_prompt_or_an_empty_one_is_an_error(prompts: list[str]) -> None:
+    with pytest.raises(UserError, match="empty"):
+        clean_prompts(prompts)
+
+
+def test_a_prompt_too_long_is_an_error() -> None:
+    with pytest.raises(UserError, match="2,001 characters"):
+        clean_prompts(["a" * 2001])
+
+
+def test_text_file_one_prompt_a_line(tmp_path: Path) -> None:
+    path = tmp_path / "prompts.txt"
+    path.write_text("\ufeffa ginger cat\n\n# a comment\n  a red truck  \n", encoding="utf-8")
+    assert read_prompts_file(path) == ["a ginger cat", "a red truck"]
+
+
+def test_csv_caption_column_found_or_named(tmp_path: Path) -> None:
+    path = tmp_path / "prompts.csv"
+    path.write_text('id,text,other\n1,"a cat, black",x\n2,a car,y\n', encoding="utf-8")
+    assert read_prompts_file(path) == ["a cat, black", "a car"]
+    assert read_prompts_file(path, column="other") == ["x", "y"]
+    with pytest.raises(UserError, match="no column 'nope'"):
+        read_prompts_file(path, column="nope")
+
+
+def test_jsonl_objects_strings_and_captioned_folder_records(tmp_path: Path) -> None:
+    path = tmp_path / "prompts.jsonl"
+    lines = [{"caption": "a cat"}, "a car", {"file": "x.png", "captions": ["a van", "a bus"]}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    assert read_prompts_file(path) == ["a cat", "a car", "a van"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"caption": "a cat"}\n{"caption": 3}\n', "line 2: the caption is not text"),
+    (b'{"caption": "a cat"}\nnot json\n', "line 2: not JSON"),
+    (b'{"caption": "a cat"}\n{"caption": "\xff"}\n', "line 2: not UTF-8"),
+    (b'{"title": "a cat"}\n', "no caption column"),
+    (b"\n\n", "has no prompts"),
+])
+def test_bad_files_name_the_line(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "prompts.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        read_prompts_file(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="cannot read prompts file"):
+        read_prompts_file(tmp_path / "nope.txt")
