@@ -117,8 +117,9 @@ class Generated:
     images: torch.Tensor  # (N, 3, H, W) uint8
     captions: list[str]  # the caption each image was made from
     caption_ids: torch.Tensor  # (N,) equal where two images share a caption
-    # (captions, per caption, seed) -> more images, caption-major
-    make: Callable[[list[str], int, int], torch.Tensor]
+    # (captions, per caption, seed) -> more images, caption-major; None for a folder of images
+    # made elsewhere (`evaluate --images`), which can draw no more: MS-SSIM pairs its own then
+    make: Callable[[list[str], int, int], torch.Tensor] | None = None
 
 
 class EvalContext:

@@ -119,9 +119,20 @@ def _ms_ssim(ctx: EvalContext) -> dict:
     from t2igan.metrics.ms_ssim import ms_ssim_diversity
 
     s, g = ctx.settings, ctx.generated
-    captions = list(dict.fromkeys(g.captions))[:s.ms_ssim_captions]  # distinct, in order
-    images = g.make(captions, s.ms_ssim_per_caption, s.seed)
-    groups = torch.arange(len(captions)).repeat_interleave(s.ms_ssim_per_caption)
+    if g.make is None:  # a folder of images: pairs of its own images that share a caption
+        counts = torch.bincount(g.caption_ids)
+        repeated = [i for i in dict.fromkeys(g.caption_ids.tolist())
+                    if counts[i] >= 2][:s.ms_ssim_captions]
+        keep = torch.isin(g.caption_ids, torch.tensor(repeated))
+        images, groups = g.images[keep], g.caption_ids[keep]
+        drawn = (f"the folder's images that share a caption ({len(repeated)} captions with 2 or "
+                 f"more, {len(images)} images)")
+    else:
+        captions = list(dict.fromkeys(g.captions))[:s.ms_ssim_captions]  # distinct, in order
+        images = g.make(captions, s.ms_ssim_per_caption, s.seed)
+        groups = torch.arange(len(captions)).repeat_interleave(s.ms_ssim_per_caption)
+        drawn = (f"images made from the same caption ({len(captions)} captions x "
+                 f"{s.ms_ssim_per_caption} noises)")
     generated = ms_ssim_diversity(images, groups, seed=s.seed)
     real = (ms_ssim_diversity(ctx.real.images, ctx.real.groups, seed=s.seed)
             if ctx.real.groups is not None else None)
@@ -129,8 +140,7 @@ def _ms_ssim(ctx: EvalContext) -> dict:
                  else "no real figure: the real data has no classes to pair images by")
     return {"value": generated["mean"], "std": generated["std"],
             "real": real["mean"] if real else None,
-            "protocol": f"mean MS-SSIM of {generated['pairs']} random pairs of images made from "
-            f"the same caption ({len(captions)} captions x {s.ms_ssim_per_caption} noises); "
+            "protocol": f"mean MS-SSIM of {generated['pairs']} random pairs of {drawn}; "
             f"lower is more diverse; {real_text}"}
 
 
@@ -149,6 +159,7 @@ def _attributes(ctx: EvalContext) -> dict:
     from t2igan.metrics.attributes import TRUST, attribute_classifier, score
 
     g = ctx.generated
+    source = "each with its own caption" if g.make is None else "one per held-out test caption"
     net, real = attribute_classifier(ctx.settings.progress)
     result = score(g.images, g.captions, net)
     stated = result["attributes"]
@@ -157,9 +168,8 @@ def _attributes(ctx: EvalContext) -> dict:
             "real": {k: real[k] for k in stated},
             "stated_count": {k: v["count"] for k, v in stated.items()},
             "trusted": all(real[k] is not None and real[k] >= TRUST for k in stated),
-            "protocol": f"{len(g.images):,} generated images, one per held-out test caption; "
-                        f"share with every attribute the caption states right, by the attribute "
-                        "classifier"}
+            "protocol": f"{len(g.images):,} generated images, {source}; share with every "
+                        "attribute the caption states right, by the attribute classifier"}
 
 
 METRICS = {m.name: m for m in [
