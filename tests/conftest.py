@@ -34,3 +34,13 @@ def no_user_weights(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
     monkeypatch.delenv(extractors.WEIGHTS_VARIABLE, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-step tiny GAN-INT-CLS run folder, trained once per session, not to be changed."""
+    from t2igan.cli import main
+
+    run = tmp_path_factory.mktemp("runs") / "tiny-session"
+    assert main(["train", "--out", str(run), *TINY, "--steps", "2"]) == 0
+    return run

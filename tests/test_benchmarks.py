@@ -40,6 +40,8 @@ EXPECTED = {
     "bench_params.py": ["| configuration | G | D |"],
     "bench_renderer.py": ["size (WxH)   images/s   ms/image"],
     "bench_sizes.py": ['"step": 2', "df-64x64/typed.png", "| fid |", "| kid |"],
+    "bench_serve.py": ["| request (4 images) | requests | median ms | p90 ms |",
+                       "| new prompt | 3 |", "images/s", "| G (4 images) |"],
     "bench_sampling.py": ["measured matmul rate: fp32 ", "| df-gan | 64 | 4 | ",
                           "| model | size | width (ngf) | GFLOPs/image | mode | ms/image, batch 1"],
     "bench_training.py": ["| model (64x64 unless said) | precision | images/s | GFLOPs/image |"],

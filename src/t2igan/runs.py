@@ -164,3 +164,22 @@ def apply_weights(checkpoint: Checkpoint, networks: dict[str, nn.Module]) -> Non
         except RuntimeError:
             raise UserError(f"checkpoint {checkpoint.path} does not fit the model its meta.json "
                             "describes") from None
+
+
+def export_for_sampling(run: Path, out: Path) -> Path:
+    """A copy of a run's latest checkpoint with only what sampling reads: config.json and one
+    checkpoint holding the sampling generator's weights (no D, no optimiser state). It is itself
+    a run folder that `generate`, `evaluate`, `serve` and `t2igan.load` accept (the bundled model
+    is one)."""
+    checkpoint = load_checkpoint(latest_checkpoint(run), with_state=False)
+    name = checkpoint.sampling_network()
+    weights = {key: value for key, value in checkpoint.weights.items()
+               if key.startswith(f"{name}.")}
+    step = int(checkpoint.meta["step"])
+    with atomic_path(out) as folder:
+        final = folder / CHECKPOINTS / f"{PREFIX}{step:08d}"
+        final.mkdir(parents=True)
+        save_file(weights, final / "weights.safetensors")
+        write_json(final / "meta.json", {**checkpoint.meta, "exported_from": str(run)})
+        write_config(folder, checkpoint.config)
+    return Path(out)
