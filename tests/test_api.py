@@ -132,6 +132,15 @@ def test_export_keeps_only_what_sampling_reads(tiny_run: Path, model: t2igan.Tex
     assert np.array_equal(exported.generate_arrays(CAT, 2), model.generate_arrays(CAT, 2))
 
 
+def test_the_bundled_model_loads_without_a_run_folder(capsys: pytest.CaptureFixture,
+                                                      tmp_path: Path) -> None:
+    bundled = t2igan.load(device="cpu")
+    assert bundled.bundled and "bundled" in bundled.description
+    assert bundled.generate_arrays(CAT).shape[0] == 1
+    assert main(["generate", "--prompt", CAT, "--num", "2", "--out", str(tmp_path / "g.png")]) == 0
+    assert "using the bundled procedural model" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--from", CAT], "go together"),
     ([], "give --from TEXT --to TEXT"),
@@ -158,3 +167,13 @@ def test_the_wheel_carries_the_bundled_model_and_the_page() -> None:
     carried = {path for pattern in globs for path in package.glob(pattern)}
     needed = {path for path in (package / "bundled").rglob("*") if path.is_file()}
     assert len(needed) >= 3 and needed | {package / "serve" / "page.html"} <= carried
+
+
+def test_the_readme_python_example_runs() -> None:
+    """The README's API example, as a user would paste it (with the bundled model)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    names: dict = {}
+    exec(compile(example, "README.md", "exec"), names)
+    assert len(names["images"]) == 4 and names["arrays"].shape[0] == 2
+    assert len(names["frames"]) == 8
