@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from t2igan.api import load
 from t2igan.config import TrainConfig
 from t2igan.data.formats.captioned_folder import write_captioned_folder
 from t2igan.data.synthetic import SyntheticCaptions
@@ -17,7 +18,7 @@ from t2igan.evaluate import evaluate_run
 from t2igan.files import write_json
 from t2igan.images import save_png
 from t2igan.runs import list_checkpoints
-from t2igan.sampling import SAMPLE_PROMPTS, generate_from_run
+from t2igan.sampling import SAMPLE_PROMPTS
 from t2igan.training.loop import train
 
 # Sized for minutes on a 2-core CPU (docs/models.md, "Demo settings"): a quarter-width DCGAN
@@ -45,7 +46,7 @@ def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
         print(f"continuing the interrupted or earlier demo run in {run}")
     cfg = TrainConfig(**DEMO_CONFIG, max_minutes=max_minutes)
     summary = train(cfg, run, resume=resume)
-    grid = save_png(generate_from_run(run, SAMPLE_PROMPTS, num=8, seed=0), out / "prompts.png")
+    grid = save_png(load(run).grid(SAMPLE_PROMPTS, num=8, seed=0), out / "prompts.png")
     report = evaluate_run(run, METRICS, num_samples=EVAL_SAMPLES)
     write_json(out / "eval.json", report)
     _print_report(summary, report)

@@ -23,10 +23,8 @@ from t2igan.files import atomic_path, write_text
 from t2igan.images import grid_image, to_uint8
 from t2igan.models import get_model
 from t2igan.models.base import Noise
-from t2igan.prompts import clean_prompts
 from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint
 from t2igan.runtime import resolve_device
-from t2igan.text import embed_texts
 
 # Prompts for sample grids during training and for the demo: both subjects, several colours,
 # settings, day and night. Each is true of some procedural image.
@@ -178,11 +176,3 @@ def prompt_grid(G: nn.Module, prompts: list[str], text: torch.Tensor, num: int, 
                 truncation: float | None = None) -> Image.Image:
     """One row of `num` images per prompt, the prompt printed under its row."""
     return grid_image(generate(G, text, num, seed, truncation), captions=prompts, columns=num)
-
-
-def generate_from_run(run: str | Path, prompts: list[str], num: int = 8, seed: int = 0,
-                      device: str = "auto", truncation: float | None = None,
-                      ema: bool = True) -> Image.Image:
-    prompts = clean_prompts(prompts)
-    G, cfg, _ = load_generator(run, device, ema)
-    return prompt_grid(G, prompts, embed_texts(prompts, cfg.text_encoder), num, seed, truncation)
