@@ -175,3 +175,30 @@ def test_bad_input_from_a_real_process_has_no_traceback(tmp_path: Path) -> None:
                              "--prompt", " "], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("failure, status, line", [
+    (PermissionError(13, "Permission denied", "/somewhere/out.png"), 2,
+     "t2igan: error: /somewhere/out.png: Permission denied"),
+    (MemoryError(), 2, "t2igan: error: out of memory"),
+    (ZeroDivisionError("division by zero"), 1,
+     "t2igan: internal error: ZeroDivisionError: division by zero (a bug: rerun with --debug"),
+])
+def test_every_failure_is_one_line_and_the_traceback_waits_for_debug(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, failure: Exception,
+        status: int, line: str) -> None:
+    from t2igan.cli import training
+
+    def fail(_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(training, "cmd_models", fail)
+    monkeypatch.delenv("T2IGAN_DEBUG", raising=False)
+    assert main(["models"]) == status
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1 and "Traceback" not in err
+    assert main(["--debug", "models"]) == status
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+    monkeypatch.setenv("T2IGAN_DEBUG", "1")
+    assert main(["models"]) == status
+    assert "Traceback (most recent call last)" in capsys.readouterr().err

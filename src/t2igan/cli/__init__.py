@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import traceback
 
 from t2igan.cli import tools, training, using
 from t2igan.errors import UserError
@@ -19,6 +21,8 @@ from t2igan.interrupts import Interrupted
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="t2igan",
                                      description="Text-to-image GANs: train, generate, evaluate.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error "
+                        "(also T2IGAN_DEBUG=1), not only its one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for commands in (training, using, tools):
         commands.add_commands(sub)
@@ -26,16 +30,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every failure ends as one line on stderr and an exit status: 2 for bad
+    input, a file system or a device that refuses, 128 + N for signal N, 1 for a bug (with the
+    traceback under --debug or T2IGAN_DEBUG=1)."""
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except UserError as error:
-        print(f"t2igan: error: {error}", file=sys.stderr)
-        return 2
     except Interrupted as stop:
         print(f"t2igan: {stop}", file=sys.stderr)
         return 128 + stop.signum
     except KeyboardInterrupt:
         print("t2igan: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+    except Exception as error:
+        if args.debug or os.environ.get("T2IGAN_DEBUG") == "1":
+            traceback.print_exc()
+        line, status = _one_line(error)
+        print(f"t2igan: {line}", file=sys.stderr)
+        return status
     return 0
+
+
+def _one_line(error: Exception) -> tuple[str, int]:
+    """What the user reads, and the exit status."""
+    if isinstance(error, UserError):
+        return f"error: {error}", 2
+    if isinstance(error, OSError):  # the file system or a socket refused: the user can act on it
+        where = f"{error.filename}: " if error.filename else ""
+        return f"error: {where}{error.strerror or error}", 2
+    if isinstance(error, MemoryError) or "out of memory" in str(error):
+        return "error: out of memory: lower --batch-size (or --num, the image size)", 2
+    first = str(error).splitlines()[0][:200] if str(error) else ""
+    return (f"internal error: {type(error).__name__}: {first} (a bug: rerun with --debug for "
+            "the traceback and report it)"), 1
