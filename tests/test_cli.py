@@ -136,10 +136,8 @@ def test_corrupt_checkpoint_is_reported_and_left_alone(trained_run: Path,
     weights.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x00garbage" * 100)
     damaged = weights.read_bytes()
     before = sorted(p.name for p in list_checkpoints(run))
-    assert "corrupt or truncated" in error_of(capsys, "generate", "--run", str(run),
-                                              "--prompt", "a cat")
-    assert "corrupt or truncated" in error_of(capsys, "train", "--out", str(run), "--resume",
-                                              "--steps", "3")
+    assert "is damaged" in error_of(capsys, "generate", "--run", str(run), "--prompt", "a cat")
+    assert "is damaged" in error_of(capsys, "train", "--out", str(run), "--resume", "--steps", "3")
     assert (weights.read_bytes() == damaged
             and sorted(p.name for p in list_checkpoints(run)) == before)
 

@@ -1,26 +1,45 @@
 """Where t2igan keeps what it derives, and the one way it writes a file or a folder: atomically.
 
 Everything t2igan writes (checkpoints, config.json, sample grids, caches, eval reports, encoders)
-goes through `atomic_path`: it is written under a hidden temporary name beside its destination and
-renamed into place only when complete, so a reader never sees half of it and a crash or a kill
-leaves at most a `.NAME.PID.tmp` behind, never a damaged file under the real name.
+goes through `atomic_path`: it is written under a hidden temporary name beside its destination,
+flushed to disk, and renamed into place only when complete, so a reader never sees half of it and
+a crash, a kill or a full disk leaves at most a `.NAME.PID.tmp` behind, never a damaged file under
+the real name. (RUN/log.jsonl is the one file appended to instead; t2igan.training.logbook repairs
+a line a kill cut short.)
+
+A command claims each output before its work starts (`claimed`): it fails at once, in one line,
+when the output cannot be written (a read-only or full file system, a file where a folder must
+be, a device); a lock file beside the output names the one process writing it, and temporaries a
+killed writer left are removed.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+
+from t2igan.errors import UserError
+
+FREE_BYTES_MIN = 1 << 20  # below this, a failed write is taken as a full disk
 
 
 def cache_dir() -> Path:
     """Where derived data is cached (embeddings, evaluators, reference statistics): $T2IGAN_CACHE,
     else ~/.cache/t2igan."""
     return Path(os.environ.get("T2IGAN_CACHE", Path.home() / ".cache" / "t2igan"))
+
+
+def temporary_for(destination: Path, pid: int | None = None) -> Path:
+    return destination.with_name(f".{destination.name}.{pid or os.getpid()}.tmp")
 
 
 def _remove(path: Path) -> None:
@@ -30,23 +49,74 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def refuse_special(destination: Path) -> None:
+    """A device, a pipe or a socket is never replaced by a file (`--out /dev/sda` must not turn a
+    disk into a PNG)."""
+    with suppress(OSError):
+        mode = destination.lstat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            raise UserError(f"{destination} is a device, pipe or socket, not a file t2igan may "
+                            "replace; choose another path")
+
+
+def _sync(path: Path) -> None:
+    """Flush a file, or every file of a folder, to disk: the rename that follows must not publish
+    data that is still only in memory when the machine goes down."""
+    for file in ([path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]):
+        descriptor = os.open(file, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _as_write_failure(error: BaseException, destination: Path, temporary: Path) -> BaseException:
+    """The error to report: OSErrors name the destination, not the temporary; a library's own
+    error type for a write that failed on a full disk (torch.save raises RuntimeError) becomes the
+    OSError it is."""
+    if isinstance(error, OSError):
+        named = str(error.filename or destination).replace(temporary.name, destination.name)
+        return OSError(error.errno, error.strerror or str(error), named)
+    if isinstance(error, Exception) and not isinstance(error, UserError):
+        with suppress(OSError):
+            if shutil.disk_usage(destination.parent).free < FREE_BYTES_MIN:
+                return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination))
+    return error
+
+
 @contextmanager
 def atomic_path(destination: str | os.PathLike) -> Iterator[Path]:
-    """A temporary path beside `destination` for the block to write a file or a folder at; renamed
-    onto `destination` when the block ends normally, removed when it raises."""
+    """A temporary path beside `destination` for the block to write a file or a folder at; flushed
+    and renamed onto `destination` when the block ends normally, removed when it raises."""
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    _remove(temporary)
+    refuse_special(destination)
+    temporary = temporary_for(destination)
     try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        _remove(temporary)
         yield temporary
+        _sync(temporary)
         # os.replace cannot replace a folder that has files
         if temporary.is_dir() and destination.is_dir():
             shutil.rmtree(destination)
         os.replace(temporary, destination)
-    except BaseException:
+        _sync_folder(destination.parent)
+    except BaseException as error:
         _remove(temporary)
-        raise
+        reported = _as_write_failure(error, destination, temporary)
+        if reported is error:
+            raise
+        raise reported from error
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable (a folder's entries are flushed by fsync of the folder itself)."""
+    with suppress(OSError):  # some file systems cannot open a folder for fsync
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -61,3 +131,126 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, value: Any) -> Path:
     return write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+# -- claiming an output before the work ----------------------------------------------------------
+
+def lock_path(destination: Path) -> Path:
+    return destination.with_name(f".{destination.name}.lock")
+
+
+@contextmanager
+def claimed(destination: str | os.PathLike, kind: str = "file") -> Iterator[Path]:
+    """Hold `destination` (kind "file" or "folder") while a command makes it.
+
+    Fails at once, in one line, if it cannot be written, is the wrong kind or is held by another
+    live process (the message names its pid). The lock is the file `.NAME.lock` beside the output,
+    locked with flock: the kernel releases it when its holder dies, however it dies, so a stale
+    lock is simply taken over. Temporaries of killed writers (`.NAME.PID.tmp` of a process that is
+    gone) are removed, beside the output and inside a folder output."""
+    destination = Path(destination)
+    _check_kind(destination, kind)
+    descriptor = _lock(destination)
+    try:
+        if destination.is_dir():
+            _probe(destination)  # a read-only folder inside a writable one
+        remove_stale_temporaries(destination)
+        yield destination
+    finally:
+        with suppress(OSError):
+            os.unlink(lock_path(destination))
+        os.close(descriptor)
+
+
+def _check_kind(destination: Path, kind: str) -> None:
+    refuse_special(destination)
+    if kind == "file" and destination.is_dir():
+        raise UserError(f"{destination} is a folder; give a file name (e.g. {destination}/out.png)")
+    if kind == "folder" and destination.exists() and not destination.is_dir():
+        raise UserError(f"{destination} is a file, not a folder; choose another path")
+    for parent in destination.parents:
+        if parent.exists() and not parent.is_dir():
+            raise UserError(f"cannot write {destination}: {parent} is a file, not a folder")
+        if parent.exists():
+            break
+
+
+def _lock(destination: Path) -> int:
+    """A descriptor holding the flock of the output's lock file, with this process's pid in it."""
+    path = lock_path(destination)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            if _try_flock(descriptor, destination):
+                # the holder unlinks the file as it releases it: locked a removed file? open anew
+                with suppress(FileNotFoundError):
+                    if os.stat(path).st_ino == os.fstat(descriptor).st_ino:
+                        break
+            os.close(descriptor)
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        return descriptor
+    except OSError as error:
+        if error.filename == str(path):  # the folder refused the lock file: name the folder
+            error.filename = str(path.parent)
+        raise UserError(f"cannot write {destination}: {_reason(error)}") from None
+
+
+def _try_flock(descriptor: int, destination: Path) -> bool:
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(descriptor)
+        raise UserError(f"{destination} is being written by process {holder}; wait for it to end "
+                        f"or stop it (kill {holder})") from None
+    except OSError:  # a file system without flock (some network mounts): unlocked, not refused
+        return True
+
+
+def _probe(folder: Path) -> None:
+    probe = temporary_for(folder / "probe")
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise UserError(f"cannot write in {folder}: {_reason(error)}") from None
+
+
+def _reason(error: OSError) -> str:
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}".rstrip()
+
+
+TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def remove_stale_temporaries(destination: Path) -> list[Path]:
+    """Remove the `.NAME.PID.tmp` files and folders of processes that no longer run: beside
+    `destination` (its own), and anywhere inside it when it is a folder. Returns what it removed."""
+    candidates = list(destination.parent.glob(f".{glob_escape(destination.name)}.*.tmp"))
+    if destination.is_dir():
+        candidates += destination.rglob(".*.tmp")
+    removed = []
+    for path in candidates:
+        match = TEMPORARY.match(path.name)
+        if match and not _alive(int(match.group(1))):
+            _remove(path)
+            removed.append(path)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a pid at all
+        return pid < 1 << 22
+    return True

@@ -6,12 +6,14 @@
     RUN/checkpoints/step-00000500/
         weights.safetensors         every network's tensors, prefixed "G.", "D." and "G_ema."
         meta.json                   step, model name, the resolved config, text_dim, classes,
-                                    version
+                                    version, and the sha256 of the two other files
         state.pt                    optimizer and random-generator state (torch.save,
                                     weights_only loadable)
 
 A checkpoint is written under a hidden temporary name and renamed into place (t2igan.files), so a
-crash or a kill mid-write never leaves a half checkpoint where a loader would find it.
+crash or a kill mid-write never leaves a half checkpoint where a loader would find it. Loading
+checks each file's sha256 and that the weights are finite; `load_latest` passes over a damaged
+checkpoint, with a warning, for the one before it.
 
 This is the low floor that training, sampling and StackGAN's stage II share: it reads and writes
 tensors and JSON, and builds no network. Which weights sample (the moving average of G's weights
@@ -20,15 +22,19 @@ when the run kept one) is decided here, once.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from t2igan.config import TrainConfig
@@ -36,6 +42,7 @@ from t2igan.errors import UserError
 from t2igan.files import atomic_path, write_json
 
 CONFIG, LOG, SAMPLES, CHECKPOINTS = "config.json", "log.jsonl", "samples", "checkpoints"
+WEIGHTS, STATE, META = "weights.safetensors", "state.pt", "meta.json"
 PREFIX = "step-"
 
 
@@ -66,17 +73,37 @@ def read_config(run: str | Path) -> TrainConfig:
 
 def save_checkpoint(run: Path, step: int, networks: dict[str, nn.Module], meta: dict[str, Any],
                     state: dict[str, Any], keep: int = 2) -> Path:
+    """Write RUN/checkpoints/step-N atomically, with the sha256 of each file in its meta.json, and
+    keep the newest `keep`. Weights that are not finite are refused: a diverged step must not
+    replace the good checkpoints before it."""
     final = checkpoint_dir(run) / f"{PREFIX}{step:08d}"
     tensors = {f"{name}.{key}": value.detach().cpu().contiguous()
                for name, net in networks.items() for key, value in net.state_dict().items()}
+    bad = _not_finite(tensors)
+    if bad:
+        raise UserError(f"training diverged before step {step}: {bad} holds NaN or Inf; the "
+                        "checkpoints before it are kept: resume from them with a lower --lr")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    contents = {WEIGHTS: safetensors_bytes(tensors), STATE: buffer.getvalue()}
+    checksums = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     with atomic_path(final) as folder:
         folder.mkdir()
-        save_file(tensors, folder / "weights.safetensors")
-        torch.save(state, folder / "state.pt")
-        (folder / "meta.json").write_text(json.dumps({**meta, "step": step}, indent=2))
+        for name, data in contents.items():
+            (folder / name).write_bytes(data)
+        (folder / META).write_text(json.dumps({**meta, "step": step, "sha256": checksums},
+                                              indent=2))
     for old in list_checkpoints(run)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _not_finite(tensors: dict[str, torch.Tensor]) -> str | None:
+    """The name of the first floating-point tensor holding NaN or Inf, or None."""
+    for name, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return name
+    return None
 
 
 def list_checkpoints(run: Path) -> list[Path]:
@@ -99,14 +126,15 @@ def latest_checkpoint(run: Path) -> Path:
 
 
 def read_meta(checkpoint: Path) -> dict[str, Any]:
-    path = Path(checkpoint) / "meta.json"
+    path = Path(checkpoint) / META
     try:
         meta = json.loads(path.read_text())
         int(meta["step"]), meta["config"]["model"]
         return meta
     except FileNotFoundError:
         raise UserError(f"checkpoint {checkpoint} is incomplete: {path.name} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError,
+            OverflowError):
         raise UserError(f"checkpoint file {path} is corrupt (not the JSON t2igan writes)") from None
 
 
@@ -134,21 +162,53 @@ class Checkpoint:
 
 
 def load_checkpoint(checkpoint: Path, with_state: bool = True) -> Checkpoint:
-    """Read and check every file of a checkpoint, or fail with a UserError naming the bad one."""
+    """Read and check every file of a checkpoint (its sha256 where meta.json lists one, and that
+    the weights are finite), or fail with a UserError naming the bad one."""
     checkpoint = Path(checkpoint)
     meta = read_meta(checkpoint)
-    weights = _read_file(checkpoint / "weights.safetensors", load_file)
-    state = _read_file(checkpoint / "state.pt",
-                       lambda p: torch.load(p, map_location="cpu", weights_only=True)) \
-        if with_state else None
+    checksums = meta.get("sha256") or {}  # checkpoints written before checksums have none
+    weights = _read_file(checkpoint / WEIGHTS, checksums, safetensors_load)
+    bad = _not_finite(weights)
+    if bad:
+        raise UserError(f"checkpoint {checkpoint} holds NaN or Inf weights ({bad}): the run "
+                        "diverged before it was saved")
+    state = _read_file(checkpoint / STATE, checksums,
+                       lambda data: torch.load(io.BytesIO(data), map_location="cpu",
+                                               weights_only=True)) if with_state else None
     return Checkpoint(checkpoint, meta, weights, state)
 
 
-def _read_file(path: Path, reader: Callable[[Path], Any]) -> Any:
+def load_latest(run: str | Path, with_state: bool = True) -> Checkpoint:
+    """The newest checkpoint of a run that reads back intact. One that fails (a damaged disk, a
+    file edited by hand) is passed over, with a warning, for the one before it; if none is intact,
+    the newest one's error."""
+    latest_checkpoint(run)  # a one-line error when there is none
+    found = list_checkpoints(Path(run))
+    damaged: list[UserError] = []
+    for path in reversed(found):
+        try:
+            checkpoint = load_checkpoint(path, with_state)
+        except UserError as error:
+            damaged.append(error)
+            continue
+        for error in damaged:
+            print(f"t2igan: warning: {error}; using {path.name}, the newest intact checkpoint",
+                  file=sys.stderr)
+        return checkpoint
+    earlier = f" (and the {len(found) - 1} before it)" if len(found) > 1 else ""
+    raise UserError(f"{damaged[0]}{earlier}")
+
+
+def _read_file(path: Path, checksums: dict[str, str], reader: Callable[[bytes], Any]) -> Any:
     if not path.is_file():
         raise UserError(f"checkpoint {path.parent} is incomplete: {path.name} is missing")
+    data = path.read_bytes()
+    expected = checksums.get(path.name) if isinstance(checksums, dict) else "?"
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise UserError(f"checkpoint file {path} is damaged: its sha256 differs from the one "
+                        "saved in meta.json")
     try:
-        return reader(path)
+        return reader(data)
     except Exception as error:  # safetensors and torch raise many types for damaged files
         detail = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise UserError(f"checkpoint file {path} is corrupt or truncated ({detail})") from None
@@ -171,7 +231,7 @@ def export_for_sampling(run: Path, out: Path) -> Path:
     checkpoint holding the sampling generator's weights (no D, no optimiser state). It is itself
     a run folder that `generate`, `evaluate`, `serve` and `t2igan.load` accept (the bundled model
     is one)."""
-    checkpoint = load_checkpoint(latest_checkpoint(run), with_state=False)
+    checkpoint = load_latest(run, with_state=False)
     name = checkpoint.sampling_network()
     weights = {key: value for key, value in checkpoint.weights.items()
                if key.startswith(f"{name}.")}
@@ -179,7 +239,9 @@ def export_for_sampling(run: Path, out: Path) -> Path:
     with atomic_path(out) as folder:
         final = folder / CHECKPOINTS / f"{PREFIX}{step:08d}"
         final.mkdir(parents=True)
-        save_file(weights, final / "weights.safetensors")
-        write_json(final / "meta.json", {**checkpoint.meta, "exported_from": str(run)})
+        data = safetensors_bytes(weights)
+        (final / WEIGHTS).write_bytes(data)
+        write_json(final / META, {**checkpoint.meta, "exported_from": str(run),
+                                  "sha256": {WEIGHTS: hashlib.sha256(data).hexdigest()}})
         write_config(folder, checkpoint.config)
     return Path(out)

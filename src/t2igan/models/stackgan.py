@@ -28,7 +28,7 @@ from t2igan.models import base
 from t2igan.models.layers import dcgan_init
 from t2igan.models.objective import Batch, Generated, judge_matching, mismatch, stats
 from t2igan.models.objective import Objective as SharedGeneration
-from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint, read_config
+from t2igan.runs import apply_weights, load_latest, read_config
 
 SIZES = ((64, 64), (256, 256))  # stage I, stage II
 KL_WEIGHT = 2.0
@@ -209,7 +209,7 @@ def load_stage1(G: nn.Module, cfg) -> None:
     """Start stage II from the stage-I run's latest generator (the one that samples)."""
     if cfg.stage != 2:
         return
-    checkpoint = load_checkpoint(latest_checkpoint(Path(cfg.stage1_run)), with_state=False)
+    checkpoint = load_latest(Path(cfg.stage1_run), with_state=False)
     apply_weights(checkpoint, {checkpoint.sampling_network(): G.stage1})
 
 

@@ -3,8 +3,9 @@
 RUN/log.jsonl.
 
 RUN/log.jsonl is always written: one JSON line per call, flushed at once, appended across resumes
-(t2igan.runs describes it; benchmarks read it). With tensorboard=True the same numbers, and the
-sample grids, also go to event files in RUN/tensorboard: `tensorboard --logdir RUN`.
+(t2igan.runs describes it; benchmarks read it); a line a kill cut short is dropped on resume.
+With tensorboard=True the same numbers, and the sample grids, also go to event files in
+RUN/tensorboard: `tensorboard --logdir RUN`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,19 @@ if TYPE_CHECKING:
 TENSORBOARD = "tensorboard"  # RUN/tensorboard: the event files
 
 
+def drop_torn_line(path: Path) -> None:
+    """Cut a last line that a kill left without its newline, so that the lines appended after it
+    stay whole JSON (log.jsonl is appended to, not written atomically like every other file)."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as log:
+        size = log.seek(0, 2)
+        log.seek(max(0, size - 65536))  # a line is far shorter than this
+        tail = log.read()
+        if not tail.endswith(b"\n"):
+            log.truncate(size - len(tail) + tail.rfind(b"\n") + 1)
+
+
 class Logbook:
     """RUN/log.jsonl, and TensorBoard event files in RUN/tensorboard when asked."""
 
@@ -39,7 +53,9 @@ class Logbook:
                 raise UserError("--tensorboard needs the tensorboard package: "
                                 "pip install tensorboard") from None
             self.writer = SummaryWriter(str(Path(run) / TENSORBOARD), purge_step=start or None)
-        self.log = open(Path(run) / runs.LOG, "a", encoding="utf-8")
+        path = Path(run) / runs.LOG
+        drop_torn_line(path)
+        self.log = open(path, "a", encoding="utf-8")
 
     def _line(self, record: dict[str, Any]) -> None:
         self.log.write(json.dumps(record) + "\n")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from t2igan import __version__, losses, runs
+from t2igan import __version__, files, losses, runs
 from t2igan.augment import seen_through
 from t2igan.config import TrainConfig
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
@@ -310,14 +310,17 @@ def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: boo
     distributed) and rank 0 writes the run folder."""
     group, device = distributed.join(cfg.device)
     try:
-        return _train(dataclasses.replace(cfg, device=device), Path(run), resume, progress, group)
+        # one writer per run folder: a second training into it stops here, naming the first
+        with files.claimed(run, "folder") if group.main else nullcontext():
+            return _train(dataclasses.replace(cfg, device=device), Path(run), resume, progress,
+                          group)
     finally:
         distributed.leave(group)
 
 
 def _train(cfg: TrainConfig, run: Path, resume: bool, progress: bool, group: Group) -> dict:
     # fail before loading data
-    checkpoint = runs.load_checkpoint(runs.latest_checkpoint(run)) if resume else None
+    checkpoint = runs.load_latest(run) if resume else None
     if checkpoint:
         check_backbone(checkpoint)
     source = init_source(Path(cfg.init_from), resolve(cfg)) \

@@ -47,7 +47,7 @@ def check_backbone(checkpoint: runs.Checkpoint) -> None:
 def init_source(source: Path, cfg: TrainConfig) -> runs.Checkpoint:
     """`source`'s latest checkpoint, checked against a resolved config before any data is read:
     a one-line error for each setting that shapes the networks and differs."""
-    checkpoint = runs.load_checkpoint(runs.latest_checkpoint(source), with_state=False)
+    checkpoint = runs.load_latest(source, with_state=False)
     theirs = checkpoint.config
     for name in SHAPING:
         there, here = getattr(theirs, name), getattr(cfg, name)
