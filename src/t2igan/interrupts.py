@@ -3,6 +3,11 @@
 A loop (training, DAMSM pretraining) runs inside `stop_requests()`, finishes the step it is in when
 a signal arrives, saves, and raises `Interrupted`; the command line turns that into exit status
 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM).
+
+Outside such a loop (loading data, generating, evaluating), `signals_unwind()` makes SIGTERM and
+SIGHUP raise `Stopped`, as Ctrl-C raises KeyboardInterrupt: the stack unwinds, so temporaries are
+removed, locks released and data-loading workers shut down, where the default action would end
+the process on the spot and leave them behind.
 """
 
 from __future__ import annotations
@@ -18,6 +23,29 @@ class Interrupted(Exception):
     def __init__(self, signum: int, step: int, saved: str = "checkpoint saved") -> None:
         super().__init__(f"interrupted at step {step}; {saved}")
         self.signum, self.step = signum, step
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP outside a loop that saves (a KeyboardInterrupt, so it unwinds alike)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_unwind() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise `Stopped` inside the block (main thread only)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @contextmanager

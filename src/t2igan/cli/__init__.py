@@ -11,11 +11,13 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import traceback
+from contextlib import nullcontext
 
 from t2igan.cli import tools, training, using
 from t2igan.errors import UserError
-from t2igan.interrupts import Interrupted
+from t2igan.interrupts import Interrupted, signals_unwind
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,13 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     traceback under --debug or T2IGAN_DEBUG=1)."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with signals_unwind() if threading.current_thread() is threading.main_thread() \
+                else nullcontext():
+            args.func(args)
     except Interrupted as stop:
         print(f"t2igan: {stop}", file=sys.stderr)
         return 128 + stop.signum
-    except KeyboardInterrupt:
-        print("t2igan: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
+    except KeyboardInterrupt as stop:  # Ctrl-C, or Stopped: SIGTERM/SIGHUP outside a loop
+        signum = getattr(stop, "signum", signal.SIGINT)
+        print(f"t2igan: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
+        return 128 + signum
     except Exception as error:
         if args.debug or os.environ.get("T2IGAN_DEBUG") == "1":
             traceback.print_exc()
@@ -58,7 +63,8 @@ def _one_line(error: Exception) -> tuple[str, int]:
     if isinstance(error, OSError):  # the file system or a socket refused: the user can act on it
         where = f"{error.filename}: " if error.filename else ""
         return f"error: {where}{error.strerror or error}", 2
-    if isinstance(error, MemoryError) or "out of memory" in str(error):
+    if isinstance(error, MemoryError) or any(
+            sign in str(error) for sign in ("out of memory", "can't allocate memory")):
         return "error: out of memory: lower --batch-size (or --num, the image size)", 2
     first = str(error).splitlines()[0][:200] if str(error) else ""
     return (f"internal error: {type(error).__name__}: {first} (a bug: rerun with --debug for "

@@ -7,8 +7,12 @@ prepared cache is not even read: its images are a memory map the batches index d
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -19,6 +23,8 @@ from t2igan.data.dataset import CaptionedImages, CaptionedTensors
 from t2igan.data.decode import BadImage
 from t2igan.data.sources import Skipped, SourceOptions, open_source
 from t2igan.errors import UserError
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def open_dataset(spec: str, size: tuple[int, int], split: str = "train", seed: int = 0,
@@ -44,10 +50,23 @@ class _Tolerant(torch.utils.data.Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> tuple | Skipped:
+        """The image travels as a numpy array: pickled through the worker's pipe, not shared by
+        passing file descriptors, whose server thread prints a traceback when a signal ends the
+        workers."""
         try:
-            return self.dataset[index]
+            image, captions, extras = self.dataset[index]
         except BadImage as error:
             return Skipped(error.name, error.reason)
+        return image.numpy(), captions, extras
+
+
+def _die_with_parent(parent: int, _worker_id: int) -> None:
+    """Ask Linux to kill this worker when the process that started it dies, however it dies
+    (kill -9 included); otherwise a worker outlives it until torch's watchdog notices."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request was in place
+            os._exit(1)
 
 
 def usable_items(dataset: torch.utils.data.Dataset, skipped: list[Skipped],
@@ -55,14 +74,16 @@ def usable_items(dataset: torch.utils.data.Dataset, skipped: list[Skipped],
     """(index, (image, captions, extras)) of each usable item, in order, decoded by a few worker
     processes; each unusable one is appended to `skipped` instead."""
     loader = torch.utils.data.DataLoader(_Tolerant(dataset), batch_size=64, collate_fn=list,
-                                         num_workers=workers if len(dataset) > 512 else 0)
+                                         num_workers=workers if len(dataset) > 512 else 0,
+                                         worker_init_fn=partial(_die_with_parent, os.getpid()))
     index = 0
     for batch in loader:
         for item in batch:
             if isinstance(item, Skipped):
                 skipped.append(item)
             else:
-                yield index, item
+                image, captions, extras = item
+                yield index, (torch.from_numpy(image), captions, extras)
             index += 1
 
 
