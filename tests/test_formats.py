@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,112 @@ def test_nothing_usable_is_one_clear_error(tmp_path: Path) -> None:
         open_source(tmp_path / "captions.csv")
     with pytest.raises(UserError, match="--format"):
         open_source(tmp_path, SourceOptions(format="parquet"))
+
+
+OUTSIDE = "outside the dataset folder (pass --allow-outside-root to read it)"
+
+
+def write_jsonl(file: Path, records: list[object]) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_names_outside_the_dataset_folder_are_skipped_unless_allowed(tmp_path: Path) -> None:
+    root, elsewhere = tmp_path / "d", tmp_path / "elsewhere"
+    save_png(root / "in.png", 0)
+    save_png(elsewhere / "secret.png", 1)
+    (elsewhere / "secret.txt").write_text("the secret caption\n")
+    os.symlink(elsewhere / "secret.png", root / "link.png")
+    names = ["in.png", "../elsewhere/secret.png", str(elsewhere / "secret.png"), "link.png"]
+    write_jsonl(root / "captions.jsonl", [{"file": n, "captions": ["a cat"]} for n in names])
+    source = open_source(root)
+    assert [e.name for e in source.entries] == ["in.png"]
+    assert [(s.name, s.reason) for s in source.skipped] == [(n, OUTSIDE) for n in names[1:]]
+    allowed = open_source(root, SourceOptions(allow_outside_root=True))
+    assert [e.name for e in allowed.entries] == names[:2]  # the other two are the same file
+    assert [s.reason for s in allowed.skipped] == ["duplicate (of line 2)"] * 2
+    # scanned folders: a symlinked caption file, a symlinked image (and a CSV row naming it)
+    os.symlink(elsewhere / "secret.txt", root / "in.txt")
+    (root / "captions.jsonl").unlink()
+    with pytest.raises(UserError, match="no usable image"):
+        open_source(root)
+    assert open_source(root, SourceOptions(allow_outside_root=True)).format == "txt"
+    (root / "labels.csv").write_text("file,caption\nin.png,a cat\nlink.png,a secret\n")
+    source = open_source(root)
+    assert [e.name for e in source.entries] == ["in.png"]
+    assert [(s.name, s.reason) for s in source.skipped] == [("link.png", OUTSIDE)] * 2
+
+
+def test_one_line_that_is_not_utf8_costs_that_line_only(tmp_path: Path) -> None:
+    for seed in range(3):
+        save_png(tmp_path / f"{seed}.png", seed)
+    # a BOM is fine; the bad byte must not hide the CSV (class folders would caption "a photo
+    # of a <folder name>" instead)
+    (tmp_path / "labels.csv").write_bytes(b"\xef\xbb\xbffile,caption\n0.png,a red car\n"
+                                          b"1.png,a gr\xe9y cat\n2.png,a blue van\n")
+    source = open_source(tmp_path)
+    assert source.format == "csv"
+    assert [e.captions for e in source.entries] == [["a red car"], ["a blue van"]]
+    assert [(s.name, s.reason) for s in source.skipped] == [
+        ("labels.csv line 3", "not UTF-8 (byte 0xe9 at column 11)"), ("1.png", "no caption")]
+    (tmp_path / "labels.csv").unlink()
+    (tmp_path / "captions.jsonl").write_bytes(b'{"file": "0.png", "captions": ["a \xff cat"]}\n'
+                                              b'{"file": "1.png", "captions": ["a cat"]}\n')
+    source = open_source(tmp_path)
+    assert [e.name for e in source.entries] == ["1.png"]
+    assert [(s.name, s.reason) for s in source.skipped] == [
+        ("captions.jsonl line 1", "not UTF-8 (byte 0xff at column 35)")]
+
+
+def test_captions_of_the_wrong_type_are_skipped_not_split_into_letters(tmp_path: Path) -> None:
+    for seed in range(7):
+        save_png(tmp_path / f"{seed}.png", seed)
+    write_jsonl(tmp_path / "captions.jsonl", [
+        {"file": "0.png", "captions": "a cat"}, {"file": "1.png", "captions": 5},
+        {"file": "2.png", "captions": {"a": "b"}}, {"file": "3.png", "captions": ["a cat", 3]},
+        {"file": "4.png", "captions": ["a cat"], "attributes": ["red"]},
+        {"file": 5, "captions": ["a cat"]}, ["6.png", "a cat"],
+        {"file": "6.png", "captions": ["a cat"], "attributes": {"colour": "red"}}])
+    source = open_source(tmp_path)
+    assert [(e.name, e.captions, e.extras) for e in source.entries] == [
+        ("6.png", ["a cat"], {"colour": "red"})]
+    why = [s.reason.removeprefix("bad manifest line (")[:-1] for s in source.skipped]
+    assert why == ["captions must be a list of strings, got str",
+                   "captions must be a list of strings, got int",
+                   "captions must be a list of strings, got dict",
+                   "captions must be a list of strings, got list of int",
+                   "attributes must be an object, got list",
+                   "file must be a string, got int",
+                   "not a JSON object, got list"]
+    (tmp_path / "captions.jsonl").unlink()  # where one string is allowed, it is one caption
+    write_jsonl(tmp_path / "metadata.jsonl", [{"file_name": "0.png", "text": "a cat"},
+                                              {"file_name": "1.png", "text": [["a cat"]]}])
+    source = open_source(tmp_path)
+    assert [e.captions for e in source.entries] == [["a cat"]]
+    assert source.skipped[0].reason == ("bad manifest line (text must be a string or a list of "
+                                        "strings, got list of list)")
+
+
+def test_a_second_line_for_the_same_file_is_a_skipped_duplicate(tmp_path: Path) -> None:
+    save_png(tmp_path / "0.png", 0)
+    (tmp_path / "sub").mkdir()
+    write_jsonl(tmp_path / "captions.jsonl", [{"file": "0.png", "captions": ["a red car"]},
+                                              {"file": "0.png", "captions": ["a blue car"]},
+                                              {"file": "sub/../0.png", "captions": ["a car"]}])
+    source = open_source(tmp_path)
+    assert [(e.name, e.captions) for e in source.entries] == [("0.png", ["a red car"])]
+    assert [(s.name, s.reason) for s in source.skipped] == [
+        ("0.png", "duplicate (of line 1)"), ("sub/../0.png", "duplicate (of line 1)")]
+    (tmp_path / "captions.jsonl").unlink()  # a caption-per-row CSV merges rows by design
+    (tmp_path / "labels.csv").write_text("file,caption\n0.png,a red car\nsub/../0.png,a car\n")
+    assert [e.captions for e in open_source(tmp_path).entries] == [["a red car", "a car"]]
+    (tmp_path / "labels.csv").unlink()  # COCO: one image record per id, one per file
+    (tmp_path / "captions_x.json").write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "0.png"}, {"id": 1, "file_name": "0.png"},
+                   {"id": 2, "file_name": "0.png"}],
+        "annotations": [{"image_id": 1, "caption": "a red car"},
+                        {"image_id": 2, "caption": "a car"}]}))
+    source = open_source(tmp_path)
+    assert [(e.name, e.captions) for e in source.entries] == [("0.png", ["a red car"])]
+    assert [s.reason for s in source.skipped] == ["duplicate (of images[0])",
+                                                  "duplicate (of captions_x.json images[0])"]

@@ -19,7 +19,16 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from t2igan.data.sources import Source, SourceOptions, clean_captions, jsonl_manifest, read_file
+from t2igan.data.sources import (
+    BadLine,
+    Source,
+    SourceOptions,
+    captions_field,
+    jsonl_manifest,
+    mapping_field,
+    read_file,
+    string_field,
+)
 from t2igan.files import atomic_path
 
 MANIFEST = "captions.jsonl"
@@ -30,12 +39,14 @@ def detect(path: Path) -> bool:
 
 
 def _parse(record: dict) -> tuple[str, list[str], dict]:
-    return (str(record["file"]), clean_captions(list(record["captions"])),
-            dict(record.get("attributes") or {}))
+    if "captions" not in record:  # a line that forgot them, not an image with none
+        raise BadLine("no 'captions'")
+    return (string_field(record, "file"), captions_field(record.get("captions"), "captions"),
+            mapping_field(record.get("attributes"), "attributes"))
 
 
 def scan(path: Path, options: SourceOptions) -> Source:
-    entries, skipped = jsonl_manifest(path, MANIFEST, _parse)
+    entries, skipped = jsonl_manifest(path, MANIFEST, _parse, options)
     return Source(path, "captioned-folder", entries, read_file, skipped)
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from t2igan.data.decode import IMAGE_EXTENSIONS
 from t2igan.data.sources import (
+    OUTSIDE,
     Entry,
+    Inside,
     Skipped,
     Source,
     SourceOptions,
@@ -40,15 +42,21 @@ def detect(path: Path) -> bool:
 
 def scan(path: Path, options: SourceOptions) -> Source:
     template = options.caption_template or DEFAULT_TEMPLATE
+    inside = Inside(path, options.allow_outside_root)
     entries, skipped = [], []
     for folder in _class_dirs(path):
+        if not inside(folder):  # a symlinked class folder pointing elsewhere
+            skipped.append(Skipped(f"{folder.name}/", OUTSIDE))
+            continue
         label = folder.name
         caption = caption_from_template(template, label)
         for file in _files(folder):
             name = str(file.relative_to(path))
-            if file.suffix.lower() in IMAGE_EXTENSIONS:
-                entries.append(Entry(name, [caption], {"label": label}, str(file)))
-            else:
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(Skipped(name, f"not an image file type "
                                              f"({file.suffix or 'no extension'})"))
+            elif not inside(file):
+                skipped.append(Skipped(name, OUTSIDE))
+            else:
+                entries.append(Entry(name, [caption], {"label": label}, str(file)))
     return Source(path, "class-folders", entries, read_file, skipped)

@@ -12,17 +12,24 @@ an image's first row are kept as extras too. `--data` may also name the CSV file
 
 from __future__ import annotations
 
+import codecs
 import csv
+import math
 from pathlib import Path
 
 from t2igan.data.sources import (
+    BadRecord,
     Entry,
     ImageFinder,
+    Inside,
     Skipped,
     Source,
     SourceOptions,
     clean_captions,
+    decode_lines,
     read_file,
+    read_manifest,
+    relative_name,
 )
 from t2igan.errors import UserError
 
@@ -35,31 +42,66 @@ SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def _header(file: Path) -> list[str]:
+    """The column names on a file's first line, read leniently: a bad byte further on must not
+    hide the manifest from detection (the scan skips that line and says why)."""
     try:
-        with open(file, newline="", encoding="utf-8-sig") as handle:
-            first = handle.readline()
-    except (OSError, UnicodeDecodeError):
+        with open(file, "rb") as handle:
+            first = handle.readline(1 << 16)
+    except OSError:
         return []
-    return [c.strip().lower() for c in first.rstrip("\r\n").split("\t" if "\t" in first else ",")]
+    text = first.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace").rstrip("\r\n")
+    return [c.strip().lower() for c in text.split("\t" if "\t" in text else ",")]
 
 
-def read_table(file: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """A CSV (or tab-separated) file with a header -> (lower-cased column names, rows as dicts)."""
-    with open(file, newline="", encoding="utf-8-sig") as handle:
-        first = handle.readline()
-        handle.seek(0)
-        reader = csv.DictReader(handle, delimiter="\t" if "\t" in first else ",")
-        reader.fieldnames = [c.strip().lower() for c in reader.fieldnames or []]
-        return reader.fieldnames, list(reader)
+def _cells(line: str, delimiter: str) -> list[str]:
+    return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+
+
+def read_table(file: Path, skipped: list[Skipped]) -> tuple[list[str], list[tuple[int, dict]]]:
+    """A CSV (or tab-separated) file with a header -> (lower-cased column names, (line number,
+    row as a dict) for each row).
+
+    Each line is one row, parsed on its own: a stray quote cannot swallow every row after it (so
+    a caption may not hold a line break). A line that is not UTF-8, not CSV, or has more cells
+    than the header (an unquoted comma inside a caption) is skipped with its number.
+    """
+    lines = decode_lines(read_manifest(file), file.name, skipped)
+    if not lines:
+        return [], []
+    if lines[0][0] != 1:
+        raise UserError(f"{file}: the header line is not UTF-8 text")
+    delimiter = "\t" if "\t" in lines[0][1] else ","
+    try:
+        header = [c.strip().lower() for c in _cells(lines[0][1], delimiter)]
+    except csv.Error as error:
+        raise UserError(f"{file}: the header line is not CSV ({error})") from None
+    rows = []
+    for number, line in lines[1:]:
+        try:
+            cells = _cells(line, delimiter)
+        except csv.Error as error:  # an unclosed quote, a field over csv's 128 KiB limit
+            why = "a quote is never closed" if "end of data" in str(error) else str(error)
+            skipped.append(Skipped(f"{file.name} line {number}", f"bad manifest line ({why})"))
+            continue
+        if any(c.strip() for c in cells[len(header):]):
+            skipped.append(Skipped(f"{file.name} line {number}", f"bad manifest line "
+                                   f"({len(cells)} cells, the header has {len(header)}: quote "
+                                   f"a caption that holds the delimiter)"))
+            continue
+        if any(c.strip() for c in cells):
+            rows.append((number, dict(zip(header, cells))))
+    return header, rows
 
 
 def _manifests(path: Path, options: SourceOptions) -> list[Path]:
-    """CSV-like files at the top of path whose header has an image column."""
+    """CSV-like files at the top of path whose header has an image column (and that lie in
+    path: a symlink out of it is not read)."""
     if path.is_file():
         return [path] if path.suffix.lower() in SUFFIXES else []
     wanted = [options.image_column.lower()] if options.image_column else IMAGE_COLUMNS
+    inside = Inside(path, options.allow_outside_root)
     return sorted(f for f in path.iterdir() if f.suffix.lower() in SUFFIXES and f.is_file()
-                  and any(c in _header(f) for c in wanted))
+                  and inside(f) and any(c in _header(f) for c in wanted))
 
 
 def detect(path: Path) -> bool:
@@ -81,12 +123,39 @@ def _column(header: list[str], given: str | None, candidates: tuple[str, ...], w
 
 
 def _value(text: str) -> int | float | str:
+    """'3' -> 3, '4.5' -> 4.5; anything else, 'nan' and '1e999' included, stays text."""
     for kind in (int, float):
         try:
-            return kind(text)
+            value = kind(text)
         except ValueError:
-            pass
+            continue
+        if math.isfinite(value):
+            return value
     return text
+
+
+def _rows_by_image(file: Path, table: list[tuple[int, dict]], image_col: str,
+                   finder: ImageFinder,
+                   skipped: list[Skipped]) -> list[tuple[Path, list[dict]]]:
+    """(image, its rows) for each image found, in first-seen order. Rows naming one image (in any
+    spelling) are one image with several captions: that is how a caption-per-row CSV (Flickr8k)
+    lists them, so they are merged, not reported as duplicates."""
+    groups: dict[Path, tuple[Path, list[dict]]] = {}  # by real path
+    failed: set[str] = set()  # names already reported: a missing image is one skip, not five
+    for number, row in table:
+        name = (row.get(image_col) or "").strip()
+        if not name:
+            skipped.append(Skipped(f"{file.name} line {number}", "bad manifest line (no image)"))
+            continue
+        try:
+            image = finder.find(name, (row.get("split") or "").strip())
+        except BadRecord as error:
+            if name not in failed:
+                failed.add(name)
+                skipped.append(Skipped(name, str(error)))
+            continue
+        groups.setdefault(finder.inside.real(image), (image, []))[1].append(row)
+    return list(groups.values())
 
 
 def scan(path: Path, options: SourceOptions) -> Source:
@@ -97,33 +166,24 @@ def scan(path: Path, options: SourceOptions) -> Source:
     if len(files) > 1:
         raise UserError(f"{path} holds several manifests ({', '.join(f.name for f in files)}); "
                         "pass one as --data")
-    file = files[0]
+    file, skipped = files[0], []
     root = file.parent
-    header, table = read_table(file)
+    header, table = read_table(file, skipped)
     image_col = _column(header, options.image_column, IMAGE_COLUMNS, "image", file)
     caption_col = _column(header, options.caption_column, CAPTION_COLUMNS, "caption", file)
     label_col = _column(header, options.label_column, LABEL_COLUMNS, "label", file)
-    rows: dict[str, list[dict]] = {}
-    for row in table:  # rows of one image are grouped, in first-seen order
-        name = (row.get(image_col) or "").strip()
-        if name:
-            rows.setdefault(name, []).append(row)
-    finder = ImageFinder(root)
-    entries, skipped = [], []
-    for name, group in rows.items():
-        image = finder.find(name, (group[0].get("split") or "").strip())
-        captions = clean_captions([r.get(caption_col) for r in group])
-        if image is None:
-            skipped.append(Skipped(name, "caption with no image"))
-            continue
-        if not captions:
-            skipped.append(Skipped(name, "no caption"))
-            continue
+    finder = ImageFinder(root, options.allow_outside_root, skipped)
+    entries = []
+    for image, group in _rows_by_image(file, table, image_col, finder, skipped):
         first = group[0]
+        captions = clean_captions([r.get(caption_col) for r in group])
+        if not captions:
+            skipped.append(Skipped(first[image_col].strip(), "no caption"))
+            continue
         extras = {k: _value(v.strip()) for k, v in first.items()
                   if k not in (image_col, caption_col) and v}
         if label_col and first.get(label_col):
             extras["label"] = first[label_col].strip()
-        entries.append(Entry(str(image.relative_to(root)), captions, extras, str(image)))
+        entries.append(Entry(relative_name(image, root), captions, extras, str(image)))
     skipped += [Skipped(str(p.relative_to(root)), "no caption") for p in finder.unlisted()]
     return Source(root, "csv", entries, read_file, skipped)

@@ -18,11 +18,14 @@ import re
 from pathlib import Path
 
 from t2igan.data.sources import (
+    OUTSIDE,
+    BadRecord,
     Entry,
+    Inside,
     Skipped,
     Source,
     SourceOptions,
-    clean_captions,
+    caption_lines,
     image_files,
     read_file,
 )
@@ -43,11 +46,16 @@ def label_of(folder: str) -> str:
     return numbered.group(1).replace("_", " ") if numbered else folder
 
 
-def _caption_files(text_dir: Path) -> dict[str, list[Path]]:
-    """stem -> caption files with that stem (normally one)."""
+def _caption_files(text_dir: Path, inside: Inside,
+                   skipped: list[Skipped]) -> dict[str, list[Path]]:
+    """stem -> caption files with that stem (normally one); a symlink out of the dataset's
+    folder is skipped."""
     found: dict[str, list[Path]] = {}
     for file in sorted(text_dir.rglob("*.txt")):
-        found.setdefault(file.stem, []).append(file)
+        if inside(file):
+            found.setdefault(file.stem, []).append(file)
+        else:
+            skipped.append(Skipped(str(file.relative_to(text_dir.parent)), OUTSIDE))
     return found
 
 
@@ -57,13 +65,16 @@ def _pick(image: Path, files: list[Path]) -> Path:
 
 
 def scan(path: Path, options: SourceOptions) -> Source:
-    text_dir = path / TEXT
+    text_dir, inside = path / TEXT, Inside(path, options.allow_outside_root)
     if not text_dir.is_dir():
         raise UserError(f"{path}: no {TEXT}/ folder of caption files")
-    by_stem = _caption_files(text_dir)
-    images = [p for p in image_files(path)
+    if not inside(text_dir):
+        raise UserError(f"{text_dir}: {OUTSIDE}")
+    skipped: list[Skipped] = []
+    by_stem = _caption_files(text_dir, inside, skipped)
+    images = [p for p in image_files(path, options.allow_outside_root, skipped)
               if not any(part in EXCLUDED for part in p.relative_to(path).parts[:-1])]
-    entries, skipped, used = [], [], set()
+    entries, used = [], set()
     for image in images:
         name = str(image.relative_to(path))
         files = by_stem.get(image.stem)
@@ -72,8 +83,11 @@ def scan(path: Path, options: SourceOptions) -> Source:
             continue
         text_file = _pick(image, files)
         used.add(text_file)
-        captions = clean_captions(text_file.read_text(encoding="utf-8",
-                                                      errors="replace").splitlines())
+        try:
+            captions = caption_lines(text_file, str(text_file.relative_to(path)), skipped)
+        except BadRecord as error:
+            skipped.append(Skipped(name, str(error)))
+            continue
         if not captions:
             skipped.append(Skipped(name, "no caption"))
             continue

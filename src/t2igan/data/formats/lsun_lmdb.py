@@ -14,21 +14,29 @@ The label is kept as the extra "label".
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import lmdb
 
 from t2igan.data.formats.csv_manifest import CAPTION_COLUMNS, read_table
 from t2igan.data.sources import (
+    OUTSIDE,
+    BadLine,
+    BadRecord,
     Entry,
+    Inside,
     Skipped,
     Source,
     SourceOptions,
     caption_from_template,
+    captions_field,
     clean_captions,
+    decode_lines,
+    is_file,
+    json_value,
+    kind,
+    read_manifest,
 )
 from t2igan.errors import UserError
 
@@ -95,31 +103,40 @@ def detect(path: Path) -> bool:
     return bool(_databases(path))
 
 
+def _json_captions(record: object) -> tuple[str, list[str]]:
+    """(key, captions) of one JSONL line."""
+    if not isinstance(record, dict):
+        raise BadLine(f"not a JSON object, got {kind(record)}")
+    key = record.get("key")
+    if isinstance(key, bool) or not isinstance(key, (str, int)):
+        raise BadLine(f"key must be a string, got {kind(key)}")
+    field = "captions" if "captions" in record else "text"
+    return str(key), captions_field(record.get(field), field, allow_string=True)
+
+
 def _read_captions(file: Path, skipped: list[Skipped]) -> dict[str, list[str]]:
-    """key -> captions from a CSV or JSONL captions file (see the module docstring)."""
+    """key -> captions from a CSV or JSONL captions file (see the module docstring). Lines of one
+    key add up, in either kind of file: captions keyed by image are often one a line."""
     captions: dict[str, list[str]] = {}
     if file.suffix.lower() in (".jsonl", ".json"):
-        for number, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1):
+        for number, line in decode_lines(read_manifest(file), file.name, skipped):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-                key, value = str(record["key"]), record.get("captions", record.get("text"))
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                skipped.append(Skipped(f"{file.name} line {number}",
-                                       f"bad manifest line (no key: {error})"))
+                key, texts = _json_captions(json_value(line))
+            except BadRecord as error:
+                skipped.append(Skipped(f"{file.name} line {number}", str(error)))
                 continue
-            captions.setdefault(key, []).extend([value] if isinstance(value, str)
-                                                else list(value or []))
+            captions.setdefault(key, []).extend(texts)
         return captions
-    header, rows = read_table(file)
+    header, rows = read_table(file, skipped)
     key_col = next((c for c in KEY_COLUMNS if c in header), None)
     caption_col = next((c for c in CAPTION_COLUMNS if c in header), None)
     if key_col is None or caption_col is None:
         raise UserError(f"--captions-file {file}: needs a key column ({', '.join(KEY_COLUMNS)}) "
                         f"and a caption column ({', '.join(CAPTION_COLUMNS)}); its columns: "
                         f"{', '.join(header)}")
-    for row in rows:
+    for _, row in rows:
         key = (row.get(key_col) or "").strip()
         if key:
             captions.setdefault(key, []).append(row.get(caption_col))
@@ -128,20 +145,41 @@ def _read_captions(file: Path, skipped: list[Skipped]) -> dict[str, list[str]]:
 
 def _captions_file(path: Path, given: str) -> Path:
     for candidate in (Path(given), path / given):
-        if candidate.is_file():
+        if is_file(candidate):
             return candidate
     raise UserError(f"--captions-file {given!r} does not exist")
 
 
-def _keys(db: Path) -> Iterator[bytes]:
-    try:
-        txn = environment(str(db)).begin()
-    except lmdb.Error as error:
-        raise UserError(f"{db}: not a readable LMDB database ({error})") from None
-    with txn:
+def _keys(db: Path) -> list[bytes]:
+    """Every key of a database; lmdb.Error if it is not one."""
+    with environment(str(db)).begin() as txn:
         # keys only: iterating values would read every image of a multi-gigabyte database
-        for key in txn.cursor().iternext(keys=True, values=False):
-            yield bytes(key)
+        return [bytes(key) for key in txn.cursor().iternext(keys=True, values=False)]
+
+
+def _entries(db: Path, by_key: dict[str, list[str]] | None, template: str, used: set[str],
+             skipped: list[Skipped]) -> list[Entry]:
+    label, entries = label_of(db.name), []
+    default = [caption_from_template(template, label)]
+    try:
+        keys = _keys(db)
+    except lmdb.Error as error:  # one bad database among several costs only itself
+        skipped.append(Skipped(db.name, f"unreadable file (not an LMDB database: {error})"))
+        return []
+    for key in keys:
+        text_key = key.decode("utf-8", errors="backslashreplace")
+        name = f"{db.name}/{text_key}"
+        if by_key is None:
+            captions = default
+        else:  # "<db folder>/<key>" first: categories may share keys
+            found = name if name in by_key else text_key
+            used.add(found)
+            captions = clean_captions(by_key.get(found, []))
+        if captions:
+            entries.append(Entry(name, list(captions), {"label": label}, (str(db), key)))
+        else:
+            skipped.append(Skipped(name, "no caption"))
+    return entries
 
 
 def scan(path: Path, options: SourceOptions) -> Source:
@@ -149,26 +187,18 @@ def scan(path: Path, options: SourceOptions) -> Source:
     if not databases:
         raise UserError(f"{path}: no LMDB database (data.mdb) in it or in its sub-folders")
     skipped: list[Skipped] = []
+    # the captions file is named by a flag, the user's own choice: it may lie anywhere
     by_key = (_read_captions(_captions_file(path, options.captions_file), skipped)
               if options.captions_file else None)
     template = options.caption_template or DEFAULT_TEMPLATE
-    entries, used = [], set()
+    inside = Inside(path, options.allow_outside_root)
+    entries: list[Entry] = []
+    used: set[str] = set()
     for db in databases:
-        label = label_of(db.name)
-        default = [caption_from_template(template, label)]
-        for key in _keys(db):
-            text_key = key.decode("utf-8", errors="backslashreplace")
-            name = f"{db.name}/{text_key}"
-            if by_key is None:
-                captions = default
-            else:  # "<db folder>/<key>" first: categories may share keys
-                found = name if name in by_key else text_key
-                used.add(found)
-                captions = clean_captions(by_key.get(found, []))
-            if captions:
-                entries.append(Entry(name, list(captions), {"label": label}, (str(db), key)))
-            else:
-                skipped.append(Skipped(name, "no caption"))
+        if inside(db / "data.mdb"):
+            entries += _entries(db, by_key, template, used, skipped)
+        else:
+            skipped.append(Skipped(db.name, OUTSIDE))
     if by_key is not None:
         skipped += [Skipped(key, "caption with no image") for key in by_key if key not in used]
     return Source(path, "lmdb", entries, read_key, skipped)

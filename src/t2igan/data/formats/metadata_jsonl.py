@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from t2igan.data.sources import Source, SourceOptions, clean_captions, jsonl_manifest, read_file
+from t2igan.data.sources import (
+    Source,
+    SourceOptions,
+    captions_field,
+    jsonl_manifest,
+    read_file,
+    string_field,
+)
 
 MANIFEST = "metadata.jsonl"
 
@@ -19,10 +26,11 @@ def detect(path: Path) -> bool:
 
 
 def _parse(record: dict) -> tuple[str, list[str], dict]:
-    name, text = str(record.pop("file_name")), record.pop("text", None)
-    return name, clean_captions([text] if isinstance(text, str) else list(text or [])), record
+    name = string_field(record, "file_name")
+    captions = captions_field(record.get("text"), "text", allow_string=True)
+    return name, captions, {k: v for k, v in record.items() if k not in ("file_name", "text")}
 
 
 def scan(path: Path, options: SourceOptions) -> Source:
-    entries, skipped = jsonl_manifest(path, MANIFEST, _parse)
+    entries, skipped = jsonl_manifest(path, MANIFEST, _parse, options)
     return Source(path, "metadata-jsonl", entries, read_file, skipped)

@@ -6,12 +6,18 @@
         00000001.txt        captions, one per line (".caption" too); ".cls" gives the extra "label"
 
 Scanning lists the tar headers only: an image is read later by seeking to its offset in the
-shard, so shards are never extracted. `pack` writes any source in this layout (`t2igan data
-pack`), keeping the original encoded bytes; its .json holds {"captions", "extras", "name"}.
+shard, so shards are never extracted (a member named ../x is only a name). The image of a sample
+is the member whose extension is an image type (0001.png, not 0001.seg.png); a second one is
+skipped as a duplicate. A caption member that is not UTF-8 or not of the right shape is skipped
+with its reason, and a shard cut short keeps the samples before the cut.
+
+`pack` writes any source in this layout (`t2igan data pack`), keeping the original encoded bytes;
+its .json holds {"captions", "extras", "name"}.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import itertools
 import json
@@ -25,11 +31,28 @@ from PIL import Image
 from tqdm import tqdm
 
 from t2igan.data.decode import IMAGE_EXTENSIONS, BadImage, decode_image
-from t2igan.data.sources import Entry, Skipped, Source, SourceOptions, clean_captions
+from t2igan.data.sources import (
+    OUTSIDE,
+    BadLine,
+    BadRecord,
+    Entry,
+    Inside,
+    Skipped,
+    Source,
+    SourceOptions,
+    captions_field,
+    clean_captions,
+    decode_lines,
+    json_value,
+    kind,
+    mapping_field,
+    not_utf8,
+)
 from t2igan.errors import UserError
 from t2igan.files import atomic_path
 
 CAPTION_EXTS = ("txt", "caption")
+CAPTION_FIELDS = ("captions", "text", "caption")  # of a .json member
 # Pillow's format name -> the extension a shard member gets (MPO: multi-picture JPEGs from cameras).
 PIL_EXTS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
             "TIFF": "tif", "PPM": "ppm"}
@@ -65,21 +88,65 @@ def _split(member: str) -> tuple[str, str]:
     return (f"{folder}/{stem}" if folder else stem), ext.lower()
 
 
-def _text(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
+def _bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     handle = tar.extractfile(member)
-    return handle.read().decode("utf-8", errors="replace") if handle else ""
+    return handle.read() if handle else b""
+
+
+def _text(data: bytes) -> str:
+    """A whole member as text; BadRecord naming the first byte that is not UTF-8."""
+    try:
+        return data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadRecord(not_utf8(data, error)) from None
 
 
 def _from_json(record: Any, captions: list, extras: dict) -> None:
     if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
-    for field in ("captions", "text", "caption"):
-        value = record.get(field)
-        captions.extend([value] if isinstance(value, str) else list(value or []))
-    if isinstance(record.get("extras"), dict):  # our own `pack` layout; "name" is the original file
-        extras.update(record["extras"])
+        raise BadLine(f"not a JSON object, got {kind(record)}")
+    found = [captions_field(record.get(f), f, allow_string=True) for f in CAPTION_FIELDS]
+    if "extras" in record:  # our own `pack` layout; "name" is the original file
+        more = mapping_field(record["extras"], "extras")
     else:
-        extras.update({k: v for k, v in record.items() if k not in ("captions", "text", "caption")})
+        more = {k: v for k, v in record.items() if k not in CAPTION_FIELDS}
+    captions.extend(c for texts in found for c in texts)  # all or nothing of a bad record
+    extras.update(more)
+
+
+def _label(text: str) -> int | str:
+    label = text.strip()
+    try:
+        return int(label)
+    except ValueError:  # not a number, or a number of thousands of digits
+        return label
+
+
+def _add_member(tar: tarfile.TarFile, shard: Path, member: tarfile.TarInfo, sample: dict,
+                skipped: list[Skipped]) -> None:
+    """Put one member into its sample: the image's place, captions, label or extras."""
+    key, ext = _split(member.name)
+    where = f"{shard.name}/{member.name}"
+    if f".{ext}" in IMAGE_EXTENSIONS:
+        if sample["image"] is None:
+            sample["image"] = (str(shard), member.offset_data, member.size)
+        else:
+            skipped.append(Skipped(where, f"duplicate (a second image for {key})"))
+        return
+    if ext not in ("json", "cls", *CAPTION_EXTS):
+        if Path(member.name).suffix.lower() not in IMAGE_EXTENSIONS:  # not 0001.seg.png
+            sample["other"].append(f".{ext}")
+        return
+    try:
+        if ext == "json":
+            _from_json(json_value(_text(_bytes(tar, member))), sample["captions"],
+                       sample["extras"])
+        elif ext == "cls":
+            sample["extras"]["label"] = _label(_text(_bytes(tar, member)))
+        else:
+            lines = decode_lines(_bytes(tar, member), where, skipped)
+            sample["captions"] += [line for _, line in lines]
+    except BadRecord as error:
+        skipped.append(Skipped(where, str(error)))
 
 
 def _scan_shard(shard: Path, entries: list[Entry], skipped: list[Skipped]) -> None:
@@ -89,28 +156,16 @@ def _scan_shard(shard: Path, entries: list[Entry], skipped: list[Skipped]) -> No
     except (tarfile.TarError, OSError) as error:
         skipped.append(Skipped(shard.name, f"bad manifest line (not an uncompressed tar: {error})"))
         return
-    with tar:
-        for member in tar:
-            if not member.isfile() or member.issparse():
-                continue
-            key, ext = _split(member.name)
-            sample = samples.setdefault(key, {"image": None, "captions": [], "extras": {},
-                                              "other": []})
-            where = f"{shard.name}/{member.name}"
-            if Path(member.name).suffix.lower() in IMAGE_EXTENSIONS and sample["image"] is None:
-                sample["image"] = (str(shard), member.offset_data, member.size)
-            elif ext == "json":
-                try:
-                    _from_json(json.loads(_text(tar, member)), sample["captions"], sample["extras"])
-                except (json.JSONDecodeError, ValueError, TypeError) as error:
-                    skipped.append(Skipped(where, f"bad manifest line ({error})"))
-            elif ext in CAPTION_EXTS:
-                sample["captions"] += _text(tar, member).splitlines()
-            elif ext == "cls":
-                label = _text(tar, member).strip()
-                sample["extras"]["label"] = int(label) if label.isdigit() else label
-            elif Path(member.name).suffix.lower() not in IMAGE_EXTENSIONS:
-                sample["other"].append(f".{ext}")
+    try:
+        with tar:
+            for member in tar:
+                if member.isfile() and not member.issparse():
+                    sample = samples.setdefault(_split(member.name)[0], {
+                        "image": None, "captions": [], "extras": {}, "other": []})
+                    _add_member(tar, shard, member, sample, skipped)
+    except (tarfile.TarError, OSError, EOFError) as error:  # cut short: keep what came before
+        skipped.append(Skipped(shard.name, f"corrupt or truncated ({type(error).__name__}: "
+                                           f"{error})"))
     for key, sample in samples.items():
         name, captions = f"{shard.name}/{key}", clean_captions(sample["captions"])
         if sample["image"] is None:
@@ -129,11 +184,13 @@ def scan(path: Path, options: SourceOptions) -> Source:
         raise UserError(f"{path}: no .tar shard found")
     entries: list[Entry] = []
     skipped: list[Skipped] = []
+    inside = Inside(path if path.is_dir() else path.parent, options.allow_outside_root)
     for shard in shards:
-        _scan_shard(shard, entries, skipped)
+        if path.is_dir() and not inside(shard):  # a shard named in --data is the user's choice
+            skipped.append(Skipped(shard.name, OUTSIDE))
+        else:
+            _scan_shard(shard, entries, skipped)
     return Source(path, "webdataset", entries, read_member, skipped)
-
-
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     # fixed mtime: the same data packs to the same bytes
