@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -117,6 +118,21 @@ def _sync_folder(folder: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+@contextmanager
+def cache_entry(destination: str | os.PathLike) -> Iterator[Path]:
+    """`atomic_path` for a cache file: one that cannot be written (a full disk, a read-only home)
+    is a warning, not a failure, since the work never depends on its cache being kept."""
+    destination = Path(destination)
+    try:
+        remove_stale_temporaries(destination)
+        with atomic_path(destination) as temporary:
+            yield temporary
+    except OSError as error:
+        print(f"t2igan: warning: the cache file {destination} was not saved "
+              f"({error.strerror or error}); it will be computed again next time",
+              file=sys.stderr)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from t2igan.data import synthetic
 from t2igan.data.captions import parse_caption
 from t2igan.data.memory import load_into_memory
-from t2igan.files import atomic_path, cache_dir, write_json
+from t2igan.files import cache_dir, cache_entry
 from t2igan.images import to_model
 from t2igan.runtime import seed_process
 
@@ -123,8 +123,9 @@ def attribute_classifier(progress: bool = True) -> tuple[AttributeNet, dict[str,
         except Exception:  # a damaged cache is only a cache: retrain
             pass
     net, accuracy = _train(progress)
-    write_json(path.with_suffix(".json"), accuracy)
-    with atomic_path(path) as temporary:  # last: the weights mark a complete cache entry
+    with cache_entry(path.with_suffix(".json")) as temporary:
+        temporary.write_text(json.dumps(accuracy))
+    with cache_entry(path) as temporary:  # last: the weights mark a complete cache entry
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, temporary)
     return net, accuracy
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from t2igan.files import atomic_path, cache_dir, write_text
+from t2igan.files import cache_dir, cache_entry
 
 
 def dataset_fingerprint(spec: str) -> str:
@@ -64,10 +64,11 @@ def reference_features(record: dict, compute: Callable[[], np.ndarray],
     features = np.asarray(compute(), dtype=np.float64)
     # float32 on disk: half the size, and far finer than the features' own run-to-run noise.
     # a file object, or numpy adds ".npz"
-    with atomic_path(arrays) as temporary, open(temporary, "wb") as f:
+    with cache_entry(arrays) as temporary, open(temporary, "wb") as f:
         # mu and sigma under pytorch-fid's names, so other tools (and --reference-stats) can read
         # the file.
         np.savez(f, features=features.astype(np.float32), mu=features.mean(axis=0),
                  sigma=np.cov(features, rowvar=False))
-    write_text(meta, json.dumps(record, indent=2, sort_keys=True))
+    with cache_entry(meta) as temporary:
+        temporary.write_text(json.dumps(record, indent=2, sort_keys=True))
     return features.astype(np.float32).astype(np.float64)  # what a later cached read will return

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import sys
 from pathlib import Path
 from typing import Protocol
 
@@ -22,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from t2igan.errors import UserError
-from t2igan.files import atomic_path, cache_dir, remove_stale_temporaries
+from t2igan.files import cache_dir, cache_entry
 
 
 class TextEncoder(Protocol):
@@ -111,20 +110,12 @@ class EmbeddingStore:
             self.rows[_digest(text)] = row
 
     def save(self) -> None:
-        """Write the rows, with any another process added to the file since it was read. A cache
-        that cannot be written (a full disk, a read-only home) is a warning: the vectors are in
-        memory, and the work does not depend on them being kept."""
+        """Write the rows, with any another process added to the file since it was read (a
+        cache: one that cannot be written is a warning)."""
         self.rows = {**self._read(), **self.rows}
         keys = torch.frombuffer(bytearray(b"".join(self.rows)), dtype=torch.uint8).view(-1, 16)
-        try:
-            remove_stale_temporaries(self.path)
-            with atomic_path(self.path) as temporary:
-                save_file({"keys": keys, "vectors": torch.stack(list(self.rows.values()))},
-                          temporary)
-        except OSError as error:
-            print(f"t2igan: warning: the embedding cache {self.path} was not saved "
-                  f"({error.strerror or error}); captions will be encoded again next time",
-                  file=sys.stderr)
+        with cache_entry(self.path) as temporary:
+            save_file({"keys": keys, "vectors": torch.stack(list(self.rows.values()))}, temporary)
 
 
 _STORES: dict[Path, EmbeddingStore] = {}  # this process's stores, read once
