@@ -72,6 +72,26 @@ def test_noise_interpolation_runs_from_one_seed_to_the_other_at_fixed_text(
     lambda m: m.generate(CAT, truncation=-1.0),
     lambda m: m.interpolate(CAT, CAR, steps=1),
     lambda m: m.interpolate(CAT, CAR, rows=0),
+    lambda m: m.generate(CAT, seed=10**23),
+    lambda m: m.generate(CAT, seed=-1),
+    lambda m: m.generate(CAT, num=True),
+    lambda m: m.generate(CAT, num=None),
+    lambda m: m.interpolate_noise(CAT, to_seed=None),
+    lambda m: m.generate(CAT, num=2.0),
+    lambda m: m.generate(CAT, num=100_000_000),
+    lambda m: m.generate([CAT, CAR], num=5001),  # 10,002 images at once
+    lambda m: m.grid(CAT, num=20_000),
+    lambda m: m.generate(CAT, truncation=float("nan")),
+    lambda m: m.generate(CAT, truncation=float("inf")),
+    lambda m: m.generate(CAT, truncation="1"),
+    lambda m: m.interpolate(CAT, CAR, steps=100_000),
+    lambda m: m.interpolate(CAT, CAR, steps=256, rows=64),
+    lambda m: m.interpolate_noise(CAT, to_seed=2**64),
+    lambda m: m.interpolate_noise(CAT, steps=1),
+    lambda m: m.write_folder([CAT], "unused", batch_size=0),
+    lambda m: m.write_folder([CAT], None),
+    lambda m: t2igan.load(5),
+    lambda m: t2igan.load(None, device=5),
 ])
 def test_bad_arguments_are_user_errors(model: t2igan.TextToImage, call) -> None:
     with pytest.raises(UserError):
@@ -146,7 +166,12 @@ def test_the_bundled_model_loads_without_a_run_folder(capsys: pytest.CaptureFixt
     ([], "give --from TEXT --to TEXT"),
     (["--from", CAT, "--to", CAR, "--prompt", CAT], "give --from TEXT --to TEXT"),
     (["--from", CAT, "--to", " "], "prompt is empty"),
-    (["--prompt", CAT, "--steps", "1"], "at least 2 steps"),
+    (["--prompt", CAT, "--steps", "1"], "--steps must be from 2 to 256 (got 1)"),
+    (["--prompt", CAT, "--steps", "100000"], "--steps must be from 2 to 256 (got 100000)"),
+    (["--from", CAT, "--to", CAR, "--rows", "0"], "--rows must be from 1 to 64"),
+    (["--prompt", CAT, "--seed", str(2**63)], "--seed must be from 0 to 2**63 - 1"),
+    (["--prompt", CAT, "--to-seed", "-1"], "--to-seed must be from 0 to 2**63 - 1"),
+    (["--prompt", CAT, "--truncation", "nan"], "--truncation must be a finite number"),
     (["--prompt", CAT, "--animation", "x.mp4"], ".gif or .webp"),
 ])
 def test_interpolate_flags_that_cannot_work_are_one_line(
@@ -177,3 +202,28 @@ def test_the_readme_python_example_runs() -> None:
     exec(compile(example, "README.md", "exec"), names)
     assert len(names["images"]) == 4 and names["arrays"].shape[0] == 2
     assert len(names["frames"]) == 8
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--seed", "99999999999999999999999"], "--seed must be from 0 to 2**63 - 1"),
+    (["--seed", "-1"], "--seed must be from 0 to 2**63 - 1"),
+    (["--num", "100000000"], "--num must be from 1 to 1,000,000 (got 100000000)"),
+    (["--num", "0"], "--num must be from 1 to 1,000,000"),
+    (["--batch-size", "0"], "--batch-size must be from 1 to 4,096"),
+    (["--truncation", "inf"], "--truncation must be a finite number"),
+    (["--truncation", "0"], "--truncation must be above 0 and at most 10"),
+    (["--num", "5001", "--prompt", CAR], "10,002 images at once (2 prompts x 5,001)"),
+])
+def test_generate_numbers_out_of_range_are_one_line(
+        tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture, flags: list[str],
+        message: str) -> None:
+    out = tmp_path / "g.png"
+    code = main(["generate", "--run", str(tiny_run), "--prompt", CAT, "--out", str(out), *flags])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+    assert not out.exists()
+
+
+def test_numpy_integers_are_whole_numbers(model: t2igan.TextToImage) -> None:
+    arrays = model.generate_arrays(CAT, num=np.int64(2), seed=np.int64(3))
+    assert np.array_equal(arrays, model.generate_arrays(CAT, num=2, seed=3))

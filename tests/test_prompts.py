@@ -13,6 +13,37 @@ def test_cleaning_collapses_whitespace_and_drops_control_characters() -> None:
     assert clean_prompt("  a\tginger\ncat\x00 on a rug\u200b ") == "a ginger cat on a rug"
 
 
+@pytest.mark.parametrize("raw, cleaned", [
+    ("co\u00adop\ufeff", "coop"),  # invisible characters go without splitting the word
+    ("a\u202ecat\u202c", "acat"),  # bidi controls: no text that prints in another order
+    ("a\u2003cat\u2028\x85dog", "a cat dog"),  # every kind of space and line break
+    ("\U0001f469\u200d\U0001f4bb", "\U0001f469\u200d\U0001f4bb"),  # a ZWJ emoji stays whole
+    ("\u200d\u0301 \u200c", ""),  # joiners and accents alone draw nothing
+    ("a \udcff cat", "a cat"),  # a dataset's broken caption is cleaned, not refused
+])
+def test_cleaning_drops_what_is_invisible(raw: str, cleaned: str) -> None:
+    assert clean_prompt(raw) == cleaned
+
+
+@pytest.mark.parametrize("prompts, message", [
+    ("a cat", None),
+    (("a cat", "a car"), None),
+    (["a \udcff\udcfe cat"], r"bytes that are not UTF-8 text \(\\xff\\xfe\)"),
+    ([b"a cat"], "must be text, not bytes"),
+    (b"a cat", "not bytes"),
+    (None, "not None"),
+    ([None], "not None"),
+    (7, "not int"),
+    (["a" * 100_000], "100,000 characters"),
+])
+def test_prompts_that_are_not_text_are_one_line(prompts: object, message: str | None) -> None:
+    if message is None:
+        assert clean_prompts(prompts) == ([prompts] if isinstance(prompts, str) else list(prompts))
+    else:
+        with pytest.raises(UserError, match=message):
+            clean_prompts(prompts)
+
+
 @pytest.mark.parametrize("prompts", [[], [""], ["a cat", " \t"]])
 def test_no_prompt_or_an_empty_one_is_an_error(prompts: list[str]) -> None:
     with pytest.raises(UserError, match="empty"):

@@ -49,15 +49,17 @@ def test_flags_are_typed_from_the_annotations() -> None:
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"batch_size": "64"}, "--batch-size must be a number"),
-    ({"batch_size": 1}, "--batch-size must be at least 2"),
+    ({"batch_size": "64"}, "--batch-size must be a whole number"),
+    ({"batch_size": 1}, "--batch-size must be from 2 to 65,536"),
     ({"lr": float("nan")}, "--lr must be a finite number"),
-    ({"lr": -1.0}, "--lr must be positive"),
+    ({"lr": -1.0}, "--lr must be above 0 and at most 1"),
+    ({"seed": 2**63}, "--seed must be from 0 to 2"),
+    ({"steps": 10**30}, "--steps must be from 1 to 1,000,000,000"),
     ({"ema_decay": 1.0}, r"--ema-decay must be in \[0, 1\)"),
     ({"fit": "squash"}, "--fit must be one of crop, pad, stretch"),
     ({"augment": "color,blur"}, "unknown 'blur'"),
-    ({"image_size": "64x"}, "not S or WxH"),
-    ({"steps": True}, "--steps must be a number"),
+    ({"image_size": "64x"}, "--image-size is not S or WxH"),
+    ({"steps": True}, "--steps must be a whole number"),
     ({"data": None}, "--data must be set"),
 ])
 def test_bad_values_are_one_line_errors_wherever_they_come_from(values: dict, message: str) -> None:
@@ -71,7 +73,7 @@ def test_a_config_file_with_a_wrong_value_fails_before_any_work(
     config.write_text(json.dumps({"model": "gan-int-cls", "ngf": "sixteen"}))
     assert main(["train", "--out", str(tmp_path / "run"), "--config", str(config)]) == 2
     assert (capsys.readouterr().err.strip()
-            == "t2igan: error: --ngf must be a number (got 'sixteen')")
+            == "t2igan: error: --ngf must be a whole number (got 'sixteen')")
     assert not (tmp_path / "run").exists()
 
 
@@ -102,3 +104,13 @@ def test_atomic_path_replaces_a_folder_whole(tmp_path: Path) -> None:
         temporary.mkdir()
         (temporary / "new.txt").write_text("2")
     assert os.listdir(folder) == ["new.txt"] and os.listdir(tmp_path) == ["checkpoint"]
+
+
+def test_numpy_numbers_are_numbers_and_become_python_ones() -> None:
+    import numpy as np
+
+    cfg = TrainConfig(steps=np.int64(5), lr=np.float32(0.5))
+    assert (cfg.steps, cfg.lr) == (5, 0.5) and type(cfg.steps) is int and type(cfg.lr) is float
+    json.dumps(cfg.to_dict())  # a config always writes as JSON
+    with pytest.raises(UserError, match="--steps must be a whole number"):
+        TrainConfig(steps=np.float64(5.0))

@@ -12,18 +12,25 @@
 Same seed, same images, whichever call made them. A model is safe to share between threads (one
 call runs at a time: the sentence encoder's tokenizer is not re-entrant), which is what
 `t2igan serve` does.
+
+Every argument is checked before any work, against the settings below that also make the flags
+of `t2igan generate` and `interpolate`: a wrong one is a UserError of one line naming it.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image
 
+from t2igan import settings
 from t2igan.errors import UserError
 from t2igan.prompts import clean_prompts
 from t2igan.sampling import (
@@ -34,6 +41,7 @@ from t2igan.sampling import (
     prompt_grid,
     write_image_folder,
 )
+from t2igan.settings import a_seed, between, check, setting
 from t2igan.text import embed_texts
 
 # A small GAN-INT-CLS trained by this project on the procedural cats and cars (64x64), installed
@@ -41,6 +49,47 @@ from t2igan.text import embed_texts
 # how well it draws: docs/results.md, "The bundled model".
 BUNDLED_RUN = Path(__file__).parent / "bundled" / "procedural-64"
 RECENT = 1024  # prompts whose sentence vectors a model keeps in memory
+Settings = TypeVar("Settings")
+# A grid, an interpolation and generate's images are held in memory (10,000 at 256x256: 2 GB);
+# write_folder (`generate --no-grid`) writes any number in batches, 30,000 for FID included.
+MAX_IMAGES = 10_000
+MAX_FOLDER_IMAGES = 1_000_000
+MAX_STEPS, MAX_ROWS = 256, 64  # images along one interpolation; its rows
+
+
+@dataclass
+class NoiseSettings:
+    """Which noise G starts from: flags of every command that samples, arguments of the API."""
+
+    seed: int = setting(0, "noise seed: same seed, same images", check=a_seed)
+    truncation: float | None = setting(None, "redraw noise values beyond +-T (above 0, at most "
+                                       "10): less variety, cleaner images (default: none)",
+                                       check=between(0, 10, above=True), metavar="T")
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+@dataclass
+class SamplingSettings(NoiseSettings):
+    """How many images `generate` makes, and how many at once."""
+
+    num: int | None = setting(None, f"images per prompt; a grid holds at most {MAX_IMAGES:,} "
+                              f"in all, a folder {MAX_FOLDER_IMAGES:,} (default: 8 in a grid, "
+                              "else 1)", check=between(1, MAX_FOLDER_IMAGES), metavar="N")
+    batch_size: int = setting(64, "images G makes at once (at most 4,096)",
+                              check=between(1, 4096))
+
+
+@dataclass
+class InterpolationSettings(NoiseSettings):
+    """The images along an interpolation (`interpolate`)."""
+
+    steps: int = setting(8, f"images per row, 2 to {MAX_STEPS}", check=between(2, MAX_STEPS))
+    rows: int = setting(4, f"--from/--to: noise vectors, one row each, at most {MAX_ROWS}",
+                        check=between(1, MAX_ROWS))
+    to_seed: int | None = setting(None, "--prompt: the noise seed to move to (default: --seed "
+                                  "+ 1)", check=a_seed)
 
 
 class TextToImage:
@@ -48,6 +97,10 @@ class TextToImage:
 
     def __init__(self, run: str | Path | None = None, device: str = "auto",
                  ema: bool = True) -> None:
+        if run is not None and not isinstance(run, str | os.PathLike):
+            raise UserError(f"run must be a folder's path, not {type(run).__name__}")
+        if not isinstance(device, str | torch.device):  # an int would pick a CUDA device
+            raise UserError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}")
         self.bundled = run is None
         self.run = BUNDLED_RUN if run is None else Path(run)
         self.G, self.config, self.meta = load_generator(self.run, device, ema)
@@ -69,14 +122,14 @@ class TextToImage:
 
     def embed(self, prompts: str | list[str]) -> torch.Tensor:
         """The sentence vectors G reads: (P, text_dim) float32."""
+        prompts = clean_prompts(prompts)
         with self._lock:
-            return self._embed(_as_list(prompts))
+            return self._embed(prompts)
 
     def _embed(self, prompts: list[str]) -> torch.Tensor:
-        """Sentence vectors, the last RECENT prompts' kept in memory (a page's user changes the
-        seed more often than the words); new ones are not written to the embedding store, which
-        a server would otherwise rewrite on every request."""
-        prompts = clean_prompts(prompts)
+        """Sentence vectors of cleaned prompts, the last RECENT prompts' kept in memory (a page's
+        user changes the seed more often than the words); new ones are not written to the
+        embedding store, which a server would otherwise rewrite on every request."""
         missing = list(dict.fromkeys(p for p in prompts if p not in self._recent))
         if missing:
             vectors = embed_texts(missing, self.config.text_encoder, remember=False)
@@ -90,9 +143,11 @@ class TextToImage:
     def generate_arrays(self, prompts: str | list[str], num: int = 1, seed: int = 0,
                         truncation: float | None = None) -> np.ndarray:
         """`num` images for each prompt, prompt-major: uint8 (P * num, H, W, 3)."""
-        _check_count("num", num)
+        how = _checked(SamplingSettings, num=num, seed=seed, truncation=truncation)
+        prompts = clean_prompts(prompts)
+        _check_in_memory(len(prompts), how.num)
         with self._lock:
-            images = generate(self.G, self._embed(_as_list(prompts)), num, seed, truncation)
+            images = generate(self.G, self._embed(prompts), how.num, how.seed, how.truncation)
         return _to_arrays(images)
 
     def generate(self, prompts: str | list[str], num: int = 1, seed: int = 0,
@@ -103,10 +158,12 @@ class TextToImage:
     def grid(self, prompts: str | list[str], num: int = 8, seed: int = 0,
              truncation: float | None = None) -> Image.Image:
         """One row of `num` images per prompt, the prompt printed under its row."""
-        _check_count("num", num)
-        prompts = clean_prompts(_as_list(prompts))
+        how = _checked(SamplingSettings, num=num, seed=seed, truncation=truncation)
+        prompts = clean_prompts(prompts)
+        _check_in_memory(len(prompts), how.num)
         with self._lock:
-            return prompt_grid(self.G, prompts, self._embed(prompts), num, seed, truncation)
+            return prompt_grid(self.G, prompts, self._embed(prompts), how.num, how.seed,
+                               how.truncation)
 
     def write_folder(self, prompts: list[str], out: str | Path, num: int = 1, seed: int = 0,
                      truncation: float | None = None, batch_size: int = 64,
@@ -114,22 +171,32 @@ class TextToImage:
         """`num` images per prompt as PNG files plus captions.jsonl (a captioned folder that
         `t2igan evaluate --images` scores); image k of prompt p is the (p * num + k)-th image
         `generate` makes for the same prompts and seed."""
-        _check_count("num", num)
+        how = _checked(SamplingSettings, num=num, seed=seed, truncation=truncation,
+                       batch_size=batch_size)
+        if not isinstance(out, str | os.PathLike):
+            raise UserError(f"out must be a folder's path, not {type(out).__name__}")
         prompts = clean_prompts(prompts)
+        if len(prompts) * how.num > MAX_FOLDER_IMAGES:
+            raise UserError(f"{len(prompts) * how.num:,} images ({len(prompts):,} prompts x "
+                            f"{how.num:,}); at most {MAX_FOLDER_IMAGES:,} in one folder")
         with self._lock:
             # a file's prompts are usually a dataset's captions: worth keeping in the store
             text = embed_texts(prompts, self.config.text_encoder)
-            return write_image_folder(self.G, prompts, text, out, num, seed, truncation,
-                                      batch_size, progress)
+            return write_image_folder(self.G, prompts, text, out, how.num, how.seed,
+                                      how.truncation, how.batch_size, bool(progress))
 
     def interpolate(self, start: str, end: str, steps: int = 8, rows: int = 1, seed: int = 0,
                     truncation: float | None = None) -> list[Image.Image]:
         """From the text `start` to the text `end` in `steps` images at fixed noise (the content
         changes, the style stays), for `rows` noise vectors: rows * steps images, row-major."""
-        _check_count("rows", rows)
+        how = _checked(InterpolationSettings, steps=steps, rows=rows, seed=seed,
+                       truncation=truncation)
+        ends = clean_prompts([start, end])
+        _check_in_memory(how.rows, how.steps, "rows")
         with self._lock:
-            ends = self._embed([start, end])
-            images = interpolate_text(self.G, ends[0], ends[1], steps, rows, seed, truncation)
+            vectors = self._embed(ends)
+            images = interpolate_text(self.G, vectors[0], vectors[1], how.steps, how.rows,
+                                      how.seed, how.truncation)
         return _to_pil(_to_arrays(images))
 
     def interpolate_noise(self, prompts: str | list[str], steps: int = 8, seed: int = 0,
@@ -137,9 +204,13 @@ class TextToImage:
                           ) -> list[Image.Image]:
         """From the noise of `seed` to that of `to_seed` in `steps` images at fixed text (the
         style changes, the content stays), one row per prompt: P * steps images, row-major."""
+        how = _checked(InterpolationSettings, steps=steps, seed=seed, to_seed=to_seed,
+                       truncation=truncation)
+        prompts = clean_prompts(prompts)
+        _check_in_memory(len(prompts), how.steps)
         with self._lock:
-            images = interpolate_noise(self.G, self._embed(_as_list(prompts)), steps, seed,
-                                       to_seed, truncation)
+            images = interpolate_noise(self.G, self._embed(prompts), how.steps, how.seed,
+                                       how.to_seed, how.truncation)
         return _to_pil(_to_arrays(images))
 
 
@@ -150,13 +221,24 @@ def load(run: str | Path | None = None, device: str = "auto", ema: bool = True) 
     return TextToImage(run, device, ema)
 
 
-def _as_list(prompts: str | list[str]) -> list[str]:
-    return [prompts] if isinstance(prompts, str) else list(prompts)
+def _checked(cls: type[Settings], **values: Any) -> Settings:
+    """The API's arguments as the settings that make the flags: an error names the argument, and
+    numpy's integers become Python ones (torch's generators take no other)."""
+    settings.check_values(cls, values, name=str)
+    # None is "no truncation"; for --num and --to-seed it is the command line's default, which
+    # the API's signatures spell out
+    unset = next((name for name, value in values.items()
+                  if value is None and name != "truncation"), None)
+    if unset:
+        raise UserError(f"{unset} must be a whole number (got None)")
+    return cls(**values)
 
 
-def _check_count(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UserError(f"{name} must be a whole number of at least 1 (got {value!r})")
+def _check_in_memory(rows: int, per_row: int, what: str = "prompts") -> None:
+    if rows * per_row > MAX_IMAGES:
+        raise UserError(f"{rows * per_row:,} images at once ({rows:,} {what} x "
+                        f"{per_row:,}); at most {MAX_IMAGES:,} are held in memory: a folder "
+                        "(`generate --no-grid`, TextToImage.write_folder) takes more, in batches")
 
 
 def _to_arrays(images: torch.Tensor) -> np.ndarray:

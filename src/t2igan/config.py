@@ -20,11 +20,19 @@ from t2igan.data.sources import SourceOptions
 from t2igan.errors import UserError
 from t2igan.pretrained import IMAGENET_NETWORKS
 from t2igan.runtime import PRECISIONS
-from t2igan.settings import at_least, fraction, positive, setting
+from t2igan.settings import a_seed, between, fraction, setting
 from t2igan.text.encoder import ENCODERS
 
 Settings = TypeVar("Settings")
 BACKBONES = ["none", *IMAGENET_NETWORKS]  # --d-backbone's choices
+MAX_SIDE = 4096  # pixels: past every model's sizes (`t2igan models`), far below an int's range
+# Ranges of counts that have no natural upper bound: past any run, they catch a typo or an overflow
+# before it reaches an allocator or a C library.
+STEPS = between(1, 10**9)
+MINUTES = between(0, 10**7, above=True)  # about 19 years
+WIDTH = between(1, 1024)  # nz, ngf, ndf and the text code: the zoo uses 16 to 256
+BATCH = between(2, 65_536)
+RATE = between(0, 1, above=True)  # a learning rate
 
 
 def parse_size(text: str | int) -> tuple[int, int]:
@@ -35,13 +43,17 @@ def parse_size(text: str | int) -> tuple[int, int]:
                          else (int(parts[0]), int(parts[1])))
     except ValueError:
         raise UserError(f"image size {text!r} is not S or WxH (e.g. 64 or 512x384)") from None
-    if len(parts) > 2 or width < 8 or height < 8:
-        raise UserError(f"image size {text!r} is not S or WxH with sides of at least 8 pixels")
+    if len(parts) > 2 or not (8 <= width <= MAX_SIDE and 8 <= height <= MAX_SIDE):
+        raise UserError(f"image size {text!r} is not S or WxH with sides of 8 to {MAX_SIDE:,} "
+                        "pixels")
     return width, height
 
 
 def _size(text: str) -> str | None:
-    parse_size(text)  # raises the one-line error itself
+    try:
+        parse_size(text)
+    except UserError:
+        return f"is not S or WxH (e.g. 64 or 512x384) with sides of 8 to {MAX_SIDE:,} pixels"
     return None
 
 
@@ -60,7 +72,7 @@ class DataSettings(SourceOptions):
     fit: str = setting("crop", "how images take the training size: crop (centre, no distortion), "
                        "pad (black bars, all in view) or stretch", group="data", choices=FITS)
     num_images: int = setting(10_000, "training images: rendered (synthetic) or read at most "
-                              "(folder)", group="data", check=at_least(1))
+                              "(folder)", group="data", check=between(1, 10**9))
 
 
 @dataclass
@@ -74,15 +86,15 @@ class TrainConfig(DataSettings):
     image_size: str | None = setting(None, "S for SxS or WxH, e.g. 64 or 512x384 (default: 64; "
                                      "StackGAN stage II: 256)", group="model", check=_size)
     nz: int | None = setting(None, "noise dimensions (default: 100)",
-                             group="model", check=at_least(1))
+                             group="model", check=WIDTH)
     ngf: int | None = setting(None, "G's width: the filters of its last layer (DF-GAN 32, "
                               "GAN-INT-CLS and TAC-GAN 64) or StackGAN's GF_DIM (128); coarser "
-                              "layers have up to 8x as many", group="model", check=at_least(1))
+                              "layers have up to 8x as many", group="model", check=WIDTH)
     ndf: int | None = setting(None, "D's first-layer filters (DF-GAN 32, others 64); deeper "
-                              "layers have up to 8x as many", group="model", check=at_least(1))
+                              "layers have up to 8x as many", group="model", check=WIDTH)
     text_code: int | None = setting(None, "size of the code the sentence vector becomes: "
                                     "GAN-INT-CLS 128, TAC-GAN 256, StackGAN's CA 128 (DF-GAN uses "
-                                    "the sentence vector itself)", group="model", check=at_least(1))
+                                    "the sentence vector itself)", group="model", check=WIDTH)
     text_encoder: str = setting("minilm", "sentence encoder (minilm: all-MiniLM-L6-v2, pretrained "
                                 "and frozen)", group="model", choices=list(ENCODERS))
     stage: int = setting(1, "StackGAN's stage: 1 (64 px) or 2 (256 px on top of a frozen stage-I "
@@ -104,16 +116,16 @@ class TrainConfig(DataSettings):
 
     # -- optimisation ---------------------------------------------------------------------------
     steps: int = setting(10_000, "stop after this many steps (one D and one G update each)",
-                         group="optimisation", check=at_least(1))
+                         group="optimisation", check=STEPS)
     max_minutes: float | None = setting(None, "also stop after this many minutes of training, "
                                         "whichever comes first",
-                                        group="optimisation", check=positive)
+                                        group="optimisation", check=MINUTES)
     batch_size: int = setting(64, "images per step (at least 2: mismatched captions come from "
-                              "other images in the batch)", group="optimisation", check=at_least(2))
+                              "other images in the batch)", group="optimisation", check=BATCH)
     lr: float | None = setting(None, "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)",
-                               group="optimisation", check=positive)
+                               group="optimisation", check=RATE)
     lr_d: float | None = setting(None, "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
-                                 group="optimisation", check=positive)
+                                 group="optimisation", check=RATE)
     beta1: float | None = setting(None, "Adam beta1 (DF-GAN: 0.0; others: 0.5)",
                                   group="optimisation", check=fraction)
     beta2: float | None = setting(None, "Adam beta2 (DF-GAN: 0.9; others: 0.999)",
@@ -124,13 +136,13 @@ class TrainConfig(DataSettings):
     mode_seeking: float = setting(0.0, "weight of MSGAN's mode-seeking term (Mao et al. 2019) in "
                                   "G's loss: against a G that ignores its noise and makes one "
                                   "image per caption; 1 is the paper's; 0 turns it off",
-                                  group="optimisation", check=at_least(0))
+                                  group="optimisation", check=between(0, 1000))
     augment: str | None = setting(None, "DiffAugment of D's inputs for small datasets: none, "
                                   "or a comma list of color, translation, cutout (default: "
                                   "none; with --d-backbone all three, as Projected GAN)",
                                   group="optimisation", check=_augment)
     seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run",
-                        group="optimisation")
+                        group="optimisation", check=a_seed)
     precision: str = setting("auto", "auto: bf16 autocast where the hardware runs it natively "
                              "(recent GPUs; CPUs with AMX or AVX-512 BF16), fp16 with loss "
                              "scaling on older GPUs, fp32 elsewhere; or fp32, bf16, fp16 (bf16 "
@@ -145,20 +157,20 @@ class TrainConfig(DataSettings):
 
     # -- the run folder -------------------------------------------------------------------------
     sample_every: int = setting(500, "steps between sample grids in RUN/samples",
-                                group="output", check=at_least(1))
+                                group="output", check=STEPS)
     checkpoint_every: int = setting(500, "steps between checkpoints in RUN/checkpoints",
-                                    group="output", check=at_least(1))
+                                    group="output", check=STEPS)
     log_every: int = setting(10, "steps between lines of RUN/log.jsonl",
-                             group="output", check=at_least(1))
+                             group="output", check=STEPS)
     tensorboard: bool = setting(False, "also log losses, images/s, sample grids and evaluations "
                                 "to RUN/tensorboard (`tensorboard --logdir RUN`)", group="output")
     keep_checkpoints: int = setting(2, "how many recent checkpoints to keep",
-                                    group="output", check=at_least(1))
+                                    group="output", check=between(1, 10**6))
 
     # -- evaluation during training (t2igan.training.evaluation) ---------------------------------
     eval_every: int = setting(0, "steps between evaluations of the EMA generator, logged to "
                               "RUN/log.jsonl; 0 turns them off",
-                              group="evaluation", check=at_least(0))
+                              group="evaluation", check=between(0, 10**9))
     eval_metrics: str = setting("cheap", "metrics of those evaluations: cheap (MS-SSIM; "
                                 "attributes on the procedural data; R-precision and domain FID "
                                 "with --eval-encoder) or a comma list, e.g. "
@@ -166,7 +178,7 @@ class TrainConfig(DataSettings):
                                 "per 1,000 on 2 CPU cores; see `t2igan evaluate --help`)",
                                 group="evaluation")
     eval_samples: int = setting(1000, "generated images per evaluation during training",
-                                group="evaluation", check=at_least(10))
+                                group="evaluation", check=between(10, 100_000))
     eval_encoder: str | None = setting(None, "DAMSM encoder from `t2igan text pretrain` for "
                                        "R-precision and domain FID during training",
                                        group="evaluation")
@@ -189,14 +201,15 @@ class PretrainConfig(DataSettings):
                                 "+ (e.g. subject+color); default: every other image is a negative",
                                 group="model")
     epochs: int = setting(20, "passes over the training images",
-                          group="optimisation", check=at_least(1))
+                          group="optimisation", check=between(1, 10**6))
     batch_size: int = setting(48, "images per step; the others in a batch are the negatives (48, "
-                              "as AttnGAN)", group="optimisation", check=at_least(2))
+                              "as AttnGAN)", group="optimisation", check=BATCH)
     lr: float = setting(2e-3, "Adam learning rate, x0.98 each epoch",
-                        group="optimisation", check=positive)
+                        group="optimisation", check=RATE)
     max_minutes: float | None = setting(None, "also stop after this many minutes of training",
-                                        group="optimisation", check=positive)
-    seed: int = setting(0, "seed of the split, weights and batches", group="optimisation")
+                                        group="optimisation", check=MINUTES)
+    seed: int = setting(0, "seed of the split, weights and batches", group="optimisation",
+                        check=a_seed)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -217,8 +230,11 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         values = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"config file {path} does not exist") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"config file {path} is not valid JSON: {error}") from None
+    except (OSError, ValueError, RecursionError) as error:
+        # ValueError: not JSON, not UTF-8, or an integer of more than 4,300 digits;
+        # RecursionError: arrays nested thousands deep
+        raise UserError(f"config file {path} is not valid JSON: "
+                        f"{str(error).splitlines()[0][:200]}") from None
     if not isinstance(values, dict):
         raise UserError(f"config file {path} must hold a JSON object")
     return values

@@ -13,30 +13,84 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from t2igan.errors import UserError
 
 CAPTION_COLUMNS = ("caption", "text", "prompt", "captions")
 MAX_PROMPT_CHARS = 2000  # far past what a sentence encoder reads (MiniLM: 256 word pieces)
+JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they shape Persian and Indic
+#                            words and join emoji sequences (a family, a technologist)
+SURROGATES = re.compile("[\ud800-\udfff]")  # what Python makes of bytes that are not UTF-8
 
 
 def clean_prompt(prompt: str) -> str:
-    """Whitespace collapsed, control characters dropped: "a  cat\\t" -> "a cat"."""
-    printable = "".join(c if c.isprintable() else " " for c in prompt)
-    return " ".join(printable.split())
+    """Every kind of space and line break one space; control characters and invisible formatting
+    (zero-width spaces, byte-order marks, soft hyphens, bidi controls, lone surrogates) dropped;
+    "" when no letter, digit, punctuation or symbol is left: "a  cat\\t" -> "a cat"."""
+    if not isinstance(prompt, str):
+        raise UserError(f"a prompt must be text, not {_kind(prompt)}")
+    kept = "".join(" " if c.isspace() else c for c in prompt
+                   if c.isspace() or c.isprintable() or c in JOINERS)
+    cleaned = " ".join(kept.split())
+    # joiners or combining accents alone draw nothing a sentence encoder could read
+    return cleaned if any(unicodedata.category(c)[0] in "LNPS" for c in cleaned) else ""
 
 
-def clean_prompts(prompts: list[str], max_chars: int = MAX_PROMPT_CHARS) -> list[str]:
-    """Each prompt cleaned; a one-line error for none, an empty one or one too long."""
-    cleaned = [clean_prompt(p) for p in prompts]
-    if not cleaned or any(not p for p in cleaned):
+def clean_prompts(prompts: str | Iterable[str], max_chars: int = MAX_PROMPT_CHARS) -> list[str]:
+    """A prompt or a list of them, each cleaned; a one-line error for none, one that is not text
+    (bytes, None, a number) or holds bytes that are not UTF-8, an empty one or one too long."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    elif isinstance(prompts, bytes | bytearray | Mapping) or not isinstance(prompts, Iterable):
+        raise UserError(f"prompts must be a text or a list of texts, not {_kind(prompts)}")
+    cleaned = [_clean_one(p, max_chars) for p in prompts]
+    if not cleaned:
+        raise UserError("the list of prompts is empty: describe the image, "
+                        "e.g. --prompt \"a ginger cat lying on a blue rug\"")
+    return cleaned
+
+
+def _clean_one(prompt: Any, max_chars: int) -> str:
+    if isinstance(prompt, str) and SURROGATES.search(prompt):
+        # undecodable bytes (argv's surrogateescape, a file read with errors="surrogateescape"):
+        # refused rather than guessed at, so no image is drawn for text the user did not write
+        raise UserError(f"a prompt holds bytes that are not UTF-8 text "
+                        f"({_undecodable(prompt)}): check the encoding of the terminal or file")
+    if isinstance(prompt, str) and len(prompt) > 20 * max_chars:  # not worth cleaning first
+        raise UserError(f"a prompt has {len(prompt):,} characters; at most {max_chars:,}")
+    cleaned = clean_prompt(prompt)
+    if not cleaned:
         raise UserError("the prompt is empty: describe the image, "
                         "e.g. --prompt \"a ginger cat lying on a blue rug\"")
-    too_long = next((p for p in cleaned if len(p) > max_chars), None)
-    if too_long is not None:
-        raise UserError(f"a prompt has {len(too_long):,} characters; at most {max_chars:,}")
+    if len(cleaned) > max_chars:
+        raise UserError(f"a prompt has {len(cleaned):,} characters; at most {max_chars:,}")
     return cleaned
+
+
+def _undecodable(prompt: str) -> str:
+    """The first few lone surrogates as the bytes they stand for: '\\udcff' -> '\\xff'."""
+    found = SURROGATES.findall(prompt)[:4]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
+                   else f"\\u{ord(c):04x}" for c in found)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return "bytes (decode them first, e.g. data.decode('utf-8'))"
+    return "None" if value is None else f"{type(value).__name__} {_short(value)}"
+
+
+def _short(value: object) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit
+        return "(a number of thousands of digits)"
+    return f"({text[:40]}...)" if len(text) > 40 else f"({text})"
 
 
 def read_prompts_file(path: str | Path, column: str | None = None) -> list[str]:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from t2igan import settings
+from t2igan.api import InterpolationSettings, NoiseSettings, SamplingSettings, TextToImage
 from t2igan.errors import UserError
-from t2igan.metrics.context import EvalSettings
+from t2igan.files import claimed
+from t2igan.metrics.context import EvalSamples, EvalSettings
 from t2igan.metrics.registry import METRICS
 from t2igan.runtime import DEVICES
-from t2igan.serve.limits import Limits
-
-if TYPE_CHECKING:  # loaded by the commands that need it: it imports torch
-    from t2igan.api import TextToImage
+from t2igan.serve.limits import Address, Limits
 
 
-def _add_sampling_flags(parser: argparse.ArgumentParser, truncation: bool = True) -> None:
-    if truncation:
-        parser.add_argument("--truncation", type=float, metavar="T",
-                            help="redraw noise values beyond +-T: less variety, cleaner images "
-                            "(default: none)")
+def _add_weights_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-ema", action="store_true",
                         help="use G's raw weights, not their moving average")
     parser.add_argument("--device", default="auto", help=f"{DEVICES} (default: auto)")
@@ -47,61 +42,67 @@ def _load_model(args: argparse.Namespace) -> TextToImage:
 def cmd_generate(args: argparse.Namespace) -> None:
     from t2igan.prompts import clean_prompts, read_prompts_file
 
+    sampling = SamplingSettings(**settings.given(args, SamplingSettings))  # every number, now
     prompts = (read_prompts_file(args.prompts_file, args.column) if args.prompts_file
                else clean_prompts(args.prompt))
     grid = args.grid if args.grid is not None else not args.prompts_file
     out = args.out or ("generated.png" if grid else "generated")
-    num = args.num if args.num is not None else (8 if grid else 1)
-    if num < 1 or args.batch_size < 1:
-        raise UserError("--num and --batch-size must be at least 1")
-    model = _load_model(args)
-    if grid:
-        from t2igan.images import save_png
+    num = sampling.num if sampling.num is not None else (8 if grid else 1)
+    with claimed(out, "file" if grid else "folder"):  # unwritable? say so before the work
+        model = _load_model(args)
+        if grid:
+            from t2igan.images import save_png
 
-        print(save_png(model.grid(prompts, num, args.seed, args.truncation), out))
-    else:
-        folder = model.write_folder(prompts, out, num, args.seed, args.truncation,
-                                    args.batch_size)
-        print(f"{folder}: {len(prompts) * num:,} images and captions.jsonl "
-              f"(score them: t2igan evaluate --images {folder} --data DATA)")
+            print(save_png(model.grid(prompts, num, sampling.seed, sampling.truncation), out))
+            return
+        folder = model.write_folder(prompts, out, num, sampling.seed, sampling.truncation,
+                                    sampling.batch_size)
+    print(f"{folder}: {len(prompts) * num:,} images and captions.jsonl "
+          f"(score them: t2igan evaluate --images {folder} --data DATA)")
 
 
 def cmd_interpolate(args: argparse.Namespace) -> None:
-    import numpy as np
-    import torch
-
-    from t2igan.images import save_interpolation
-    from t2igan.prompts import clean_prompts
-
     if (args.start is None) != (args.end is None):
         raise UserError("--from and --to go together")
     if (args.start is None) == (args.prompt is None):
         raise UserError("give --from TEXT --to TEXT (text changes) or --prompt TEXT (noise "
                         "changes)")
-    if args.rows < 1:
-        raise UserError("--rows must be at least 1")
-    model = _load_model(args)
-    if args.start is not None:
-        start, end = clean_prompts([args.start, args.end])
-        images = model.interpolate(start, end, args.steps, args.rows, args.seed, args.truncation)
-        captions = [f"{start} -> {end} (noise {args.seed + r})" if args.rows > 1 else
-                    f"{start} -> {end}" for r in range(args.rows)]
-    else:
-        prompts = clean_prompts(args.prompt)
-        to_seed = args.seed + 1 if args.to_seed is None else args.to_seed
-        images = model.interpolate_noise(prompts, args.steps, args.seed, to_seed, args.truncation)
-        captions = [f"{p} (noise {args.seed} -> {to_seed})" for p in prompts]
-    tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # (N, 3, H, W)
+    how = InterpolationSettings(**settings.given(args, InterpolationSettings))  # every number
     out = Path(args.out)
     animation = Path(args.animation) if args.animation else out.with_suffix(".gif")
-    for path in save_interpolation(tensor, args.steps, captions, out, animation):
-        print(path)
+    with claimed(out), claimed(animation):
+        for path in _interpolate(args, how, _load_model(args), out, animation):
+            print(path)
+
+
+def _interpolate(args: argparse.Namespace, how: InterpolationSettings, model: TextToImage,
+                 out: Path, animation: Path) -> list[Path]:
+    import numpy as np
+    import torch
+
+    from t2igan.images import save_interpolation
+    from t2igan.prompts import clean_prompts
+    from t2igan.settings import SEED_LIMIT
+
+    if args.start is not None:
+        start, end = clean_prompts([args.start, args.end])
+        images = model.interpolate(start, end, how.steps, how.rows, how.seed, how.truncation)
+        captions = [f"{start} -> {end} (noise {how.seed + r})" if how.rows > 1 else
+                    f"{start} -> {end}" for r in range(how.rows)]
+    else:
+        prompts = clean_prompts(args.prompt)
+        to_seed = (how.seed + 1) % SEED_LIMIT if how.to_seed is None else how.to_seed
+        images = model.interpolate_noise(prompts, how.steps, how.seed, to_seed, how.truncation)
+        captions = [f"{p} (noise {how.seed} -> {to_seed})" for p in prompts]
+    tensor = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)  # (N, 3, H, W)
+    return save_interpolation(tensor, how.steps, captions, out, animation)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     from t2igan.runs import export_for_sampling
 
-    folder = export_for_sampling(Path(args.run), Path(args.out))
+    with claimed(args.out, "folder"):
+        folder = export_for_sampling(Path(args.run), Path(args.out))
     size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     print(f"{folder}: {size / 1e6:.1f} MB, a run folder for generate, evaluate, serve and "
           "t2igan.load")
@@ -110,29 +111,44 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from t2igan.serve.app import serve
 
+    address = Address(**settings.given(args, Address))
     limits = Limits(**settings.given(args, Limits))
-    serve(_load_model(args), args.host, args.port, limits)
+    serve(_load_model(args), address.host, address.port, limits)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from t2igan.evaluate import evaluate_images, evaluate_run, markdown_table, parse_metrics
+    from t2igan.evaluate import markdown_table
 
     scoring = EvalSettings(**settings.given(args, EvalSettings))
+    count = EvalSamples(**settings.given(args, EvalSamples)).num_samples
+    truncation = NoiseSettings(truncation=args.truncation).truncation
+    folder = Path(args.images or args.run)
+    # the report lands in the folder scored: unwritable? say so before the work (a folder that
+    # does not exist is the evaluation's own one-line error)
+    with claimed(folder / "eval.json") if folder.is_dir() else nullcontext():
+        report = _evaluate(args, scoring, count, truncation)
+    print(markdown_table(report))
+    print(f"written: {folder / 'eval.json'} and eval.md")
+
+
+def _evaluate(args: argparse.Namespace, scoring: EvalSettings, count: int | None,
+              truncation: float | None) -> dict:
+    from t2igan.evaluate import evaluate_images, evaluate_run, parse_metrics
+
     if args.images:
         if not args.data:  # a folder has no run whose --data could stand in
             raise UserError("--images needs --data: the real images to compare with (a dataset, "
                             "a cache from `t2igan data prepare`, or synthetic)")
-        for flag, given in (("--truncation", args.truncation is not None),
+        for flag, given in (("--truncation", truncation is not None),
                             ("--no-ema", args.no_ema)):
             if given:
                 raise UserError(f"{flag} applies to --run only: the images in --images are made")
-        report = evaluate_images(args.images, args.data, parse_metrics(args.metrics),
-                                 args.num_samples, scoring, args.device)
+        report = evaluate_images(args.images, args.data, parse_metrics(args.metrics), count,
+                                 scoring, args.device)
     else:
-        report = evaluate_run(args.run, parse_metrics(args.metrics), args.num_samples, scoring,
-                              args.data, args.truncation, not args.no_ema, args.device)
-    print(markdown_table(report))
-    print(f"written: {Path(args.images or args.run) / 'eval.json'} and eval.md")
+        report = evaluate_run(args.run, parse_metrics(args.metrics), count, scoring,
+                              args.data, truncation, not args.no_ema, args.device)
+    return report
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -146,17 +162,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     given.add_argument("--prompts-file", metavar="FILE", help="prompts: .txt (one a line), .csv "
                        "or .jsonl (a caption, text or prompt column/field)")
     p.add_argument("--column", help="the prompts file's caption column or field")
-    p.add_argument("--num", type=int, default=None,
-                   help="images per prompt (default: 8 in a grid, else 1)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="noise seed: same seed, same images (default: 0)")
     p.add_argument("--grid", action=argparse.BooleanOptionalAction, default=None,
                    help="one PNG grid, or (--no-grid) a folder of PNGs (default: a grid for "
                    "--prompt, a folder for --prompts-file)")
     p.add_argument("--out", help="the grid PNG or the folder (default: generated.png, generated)")
-    p.add_argument("--batch-size", type=int, default=64, help="images G makes at once "
-                   "(default: 64)")
-    _add_sampling_flags(p)
+    settings.add_flags(p, SamplingSettings)
+    _add_weights_flags(p)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("interpolate", help="images along a line between two texts (content "
@@ -170,17 +181,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", dest="end", metavar="TEXT", help="the last text")
     p.add_argument("--prompt", action="append", help="without --from/--to: the fixed text of a "
                    "row; repeat for several")
-    p.add_argument("--steps", type=int, default=8, help="images per row (default: 8)")
-    p.add_argument("--rows", type=int, default=4, help="--from/--to: noise vectors, one row each "
-                   "(default: 4)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed of the first row (default: 0)")
-    p.add_argument("--to-seed", type=int, help="--prompt: the noise seed to move to "
-                   "(default: --seed + 1)")
+    settings.add_flags(p, InterpolationSettings)
     p.add_argument("--out", default="interpolation.png", help="grid PNG (default: "
                    "interpolation.png)")
     p.add_argument("--animation", help="animated .gif or .webp (default: the grid's name with "
                    ".gif)")
-    _add_sampling_flags(p)
+    _add_weights_flags(p)
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("serve", help="a local web page (and JSON API) that generates from text",
@@ -189,11 +195,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                        "(POST /api/generate, /api/interpolate; GET /api/info). The model is "
                        "loaded once.")
     _add_run_flag(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
-                   "127.0.0.1, this machine only; 0.0.0.0 opens it to the network)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0: any free)")
+    settings.add_flags(p, Address)
     settings.add_flags(p, Limits)
-    _add_sampling_flags(p, truncation=False)
+    _add_weights_flags(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("export", help="copy what sampling needs from a run (config, the sampling "
@@ -220,10 +224,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "where it has one")
     p.add_argument("--metrics", metavar="LIST", help=f"comma list of {', '.join(METRICS)} "
                    "(default: all that can run here)")
-    p.add_argument("--num-samples", type=int, metavar="N", help="generated images (default: "
-                   "30000, as the papers' FID; 2 CPU cores extract Inception features at "
-                   "about 8 images/s, so lower it there); with --images: the first N (default: "
-                   "all)")
+    settings.add_flags(p, EvalSamples)
     settings.add_flags(p, EvalSettings, skip=["progress"])
-    _add_sampling_flags(p)
+    settings.add_flags(p, NoiseSettings, skip=["seed"])  # --seed is EvalSettings': captions too
+    _add_weights_flags(p)
     p.set_defaults(func=cmd_evaluate)

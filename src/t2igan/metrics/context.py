@@ -24,7 +24,7 @@ from t2igan.metrics.extractors import (
 )
 from t2igan.metrics.reference import reference_features
 from t2igan.pretrained import packaged_file
-from t2igan.settings import at_least, check, setting
+from t2igan.settings import a_seed, between, check, setting
 
 if TYPE_CHECKING:  # loaded only when an evaluation needs the encoder
     from t2igan.text.damsm import DAMSM
@@ -53,17 +53,42 @@ class EvalSettings:
                                   "R-precision and domain FID")
     clip_model: str | None = setting(None, "local CLIP model folder (Hugging Face format) for "
                                      "the CLIP score")
-    is_splits: int = setting(10, "Inception Score splits (the papers' 10)", check=at_least(1))
-    kid_subsets: int = setting(100, "KID subsets (torch-fidelity's 100)", check=at_least(1))
+    # upper bounds far past the papers' values: each multiplies the work of one evaluation
+    is_splits: int = setting(10, "Inception Score splits (the papers' 10)",
+                             check=between(1, 1000))
+    kid_subsets: int = setting(100, "KID subsets (torch-fidelity's 100)",
+                               check=between(1, 100_000))
     kid_subset_size: int = setting(1000, "images per KID subset (torch-fidelity's 1000)",
-                                   check=at_least(2))
-    r_precision_splits: int = setting(10, "R-precision splits", check=at_least(1))
+                                   check=between(2, 100_000))
+    r_precision_splits: int = setting(10, "R-precision splits", check=between(1, 1000))
     ms_ssim_captions: int = setting(100, "MS-SSIM diversity: captions to draw images from",
-                                    check=at_least(1))
+                                    check=between(1, 100_000))
     ms_ssim_per_caption: int = setting(10, "MS-SSIM diversity: images per caption (noise vectors)",
-                                       check=at_least(2))
-    seed: int = setting(0, "seed of captions and noise")
+                                       check=between(2, 1000))
+    seed: int = setting(0, "seed of captions and noise", check=a_seed)
     progress: bool = setting(True, "progress bars on stderr")
+
+    def __post_init__(self) -> None:
+        check(self)
+
+
+def _sample_count(count: int) -> str | None:
+    """Scores split the samples 10 ways; past 100,000 (the papers use up to 50,000) is a typo."""
+    if 10 <= count <= 100_000:
+        return None
+    return ("must be at least 10 (the Inception Score and R-precision use 10 splits) and at most "
+            "100,000")
+
+
+@dataclass
+class EvalSamples:
+    """How many images `t2igan evaluate` scores."""
+
+    num_samples: int | None = setting(None, "generated images (default: 30000, as the papers' "
+                                      "FID; 2 CPU cores extract Inception features at about 8 "
+                                      "images/s, so lower it there); with --images: the first N "
+                                      "(default: all)", check=_sample_count,
+                                      metavar="N")
 
     def __post_init__(self) -> None:
         check(self)

@@ -7,7 +7,8 @@
     POST /api/interpolate   {"from", "to", "steps", "seed", "truncation"} -> the same, one image
                             per step from the first text to the second at fixed noise
 
-Bad input is a 4xx with {"error": "one line"}, never a traceback; a request beyond
+Bad input is a 4xx with {"error": "one line"}, never a traceback: the seed and the truncation are
+checked by the Python API, as its callers' and the command line's are; a request beyond
 --max-concurrent is a 503 at once rather than an ever longer queue. Werkzeug (Pallets; already
 installed with TensorBoard, so it adds no package) parses requests and serves them, a thread each.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 import socket
 import sys
 import threading
@@ -38,7 +38,6 @@ from t2igan.serve.limits import Limits
 
 PAGE = Path(__file__).with_name("page.html")
 MAX_BODY = 64 * 1024  # bytes of JSON a request may send
-MAX_SEED = 2**32 - 1
 
 
 class BadRequest(Exception):
@@ -95,7 +94,7 @@ class App:
         body = _body(request)
         prompt = self._prompt(body, "prompt")
         num = _integer(body, "num", 4, 1, self.limits.max_images)
-        seed, truncation = _integer(body, "seed", 0, 0, MAX_SEED), _truncation(body)
+        seed, truncation = _whole(body.get("seed", 0)), body.get("truncation")
         return self._images(lambda: self.model.generate(prompt, num, seed, truncation),
                             {"prompt": prompt, "seed": seed})
 
@@ -103,7 +102,7 @@ class App:
         body = _body(request)
         start, end = self._prompt(body, "from"), self._prompt(body, "to")
         steps = _integer(body, "steps", 8, 2, self.limits.max_steps)
-        seed, truncation = _integer(body, "seed", 0, 0, MAX_SEED), _truncation(body)
+        seed, truncation = _whole(body.get("seed", 0)), body.get("truncation")
         return self._images(
             lambda: self.model.interpolate(start, end, steps, 1, seed, truncation),
             {"from": start, "to": end, "seed": seed})
@@ -156,22 +155,16 @@ def _body(request: Request) -> dict:
 
 
 def _integer(body: dict, key: str, default: int, low: int, high: int) -> int:
-    value = body.get(key, default)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    """A count bounded by --max-images or --max-steps, which are this server's own."""
+    value = _whole(body.get(key, default))
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise BadRequest(f"{key!r} must be a whole number from {low} to {high:,}")
     return value
 
 
-def _truncation(body: dict) -> float | None:
-    value = body.get("truncation")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or not math.isfinite(value) or not 0 < value <= 10:
-        raise BadRequest("'truncation' must be a number above 0 and at most 10, or null for none")
-    return float(value)
+def _whole(value: Any) -> Any:
+    """4.0 -> 4: JSON writers may send a whole number with a point; anything else unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _png_data_url(image: Image.Image) -> str:
