@@ -39,8 +39,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("T2IGAN_CACHE", Path.home() / ".cache" / "t2igan"))
 
 
+def _beside(destination: Path, pattern: str) -> Path:
+    """A hidden name beside `destination` (made absolute first: "." and "run/.." have a name
+    there, and a new file beside them lands in their parent)."""
+    absolute = Path(os.path.abspath(destination))
+    if not absolute.name:
+        raise UserError(f"{destination} is the root folder; choose a folder inside it")
+    return absolute.with_name(pattern.format(absolute.name))
+
+
 def temporary_for(destination: Path, pid: int | None = None) -> Path:
-    return destination.with_name(f".{destination.name}.{pid or os.getpid()}.tmp")
+    return _beside(destination, f".{{}}.{pid or os.getpid()}.tmp")
 
 
 def _remove(path: Path) -> None:
@@ -152,7 +161,7 @@ def write_json(path: str | os.PathLike, value: Any) -> Path:
 # -- claiming an output before the work ----------------------------------------------------------
 
 def lock_path(destination: Path) -> Path:
-    return destination.with_name(f".{destination.name}.lock")
+    return _beside(destination, ".{}.lock")
 
 
 @contextmanager
@@ -246,7 +255,8 @@ TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
 def remove_stale_temporaries(destination: Path) -> list[Path]:
     """Remove the `.NAME.PID.tmp` files and folders of processes that no longer run: beside
     `destination` (its own), and anywhere inside it when it is a folder. Returns what it removed."""
-    candidates = list(destination.parent.glob(f".{glob_escape(destination.name)}.*.tmp"))
+    absolute = Path(os.path.abspath(destination))
+    candidates = list(absolute.parent.glob(f".{glob_escape(absolute.name)}.*.tmp"))
     if destination.is_dir():
         candidates += destination.rglob(".*.tmp")
     removed = []

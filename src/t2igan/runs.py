@@ -66,7 +66,7 @@ def read_config(run: str | Path) -> TrainConfig:
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
         return TrainConfig(**values)
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, RecursionError) as error:
         raise UserError(f"{path} is not a config t2igan can read "
                         f"({str(error).splitlines()[0]})") from None
 
@@ -134,7 +134,7 @@ def read_meta(checkpoint: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise UserError(f"checkpoint {checkpoint} is incomplete: {path.name} is missing") from None
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError,
-            OverflowError):
+            OverflowError, RecursionError):
         raise UserError(f"checkpoint file {path} is corrupt (not the JSON t2igan writes)") from None
 
 

@@ -10,6 +10,7 @@ from t2igan import settings
 from t2igan.config import DataSettings, PretrainConfig, parse_size
 from t2igan.data.sources import Source, SourceOptions
 from t2igan.errors import UserError
+from t2igan.files import claimed
 
 
 def cmd_data_synth(args: argparse.Namespace) -> None:
@@ -19,7 +20,8 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
     if args.num < 1:
         raise UserError("--num must be at least 1")
     dataset = SyntheticCaptions("train", parse_size(args.size), args.seed, length=args.num)
-    print(write_captioned_folder(dataset, args.out))
+    with claimed(args.out, "folder"):
+        print(write_captioned_folder(dataset, args.out))
 
 
 def _add_source_flags(parser: argparse.ArgumentParser, fit: bool = False) -> None:
@@ -50,9 +52,10 @@ def cmd_data_check(args: argparse.Namespace) -> None:
 def cmd_data_prepare(args: argparse.Namespace) -> None:
     from t2igan.data.prepare import prepare_cache
 
-    info = prepare_cache(_open_source(args), args.out, parse_size(args.size), args.fit,
-                         args.val_fraction, args.seed, args.dedup,
-                         None if args.text_encoder == "none" else args.text_encoder)
+    with claimed(args.out, "folder"):
+        info = prepare_cache(_open_source(args), args.out, parse_size(args.size), args.fit,
+                             args.val_fraction, args.seed, args.dedup,
+                             None if args.text_encoder == "none" else args.text_encoder)
     print(json.dumps(info, indent=2))
     print(f"cache: {args.out} (train with --data {args.out}; "
           f"skipped files listed in {args.out}/report.jsonl)")
@@ -63,7 +66,8 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 
     if args.shard_size < 1:
         raise UserError("--shard-size must be at least 1")
-    result = pack(_open_source(args), Path(args.out), args.shard_size)
+    with claimed(args.out, "folder"):
+        result = pack(_open_source(args), Path(args.out), args.shard_size)
     print(json.dumps({"shards": result["shards"], "images": result["images"],
                       "skipped": len(result["skipped"])}))
 
@@ -71,7 +75,9 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 def cmd_text_pretrain(args: argparse.Namespace) -> None:
     from t2igan.training.damsm import pretrain_damsm
 
-    summary = pretrain_damsm(PretrainConfig(**settings.given(args, PretrainConfig)), args.out)
+    cfg = PretrainConfig(**settings.given(args, PretrainConfig))
+    with claimed(args.out, "folder"):
+        summary = pretrain_damsm(cfg, args.out)
     print(json.dumps(summary, indent=2))
     print(f"encoder: {args.out} (use with t2igan evaluate --encoder {args.out})")
 

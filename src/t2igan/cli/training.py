@@ -8,6 +8,7 @@ from pathlib import Path
 
 from t2igan import settings
 from t2igan.config import TrainConfig, load_config_file, merge
+from t2igan.files import claimed
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -29,7 +30,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from t2igan.demo import run_demo
 
-    run_demo(Path(args.out), args.max_minutes)
+    with claimed(args.out, "folder"):
+        run_demo(Path(args.out), args.max_minutes)
 
 
 def cmd_models(_args: argparse.Namespace) -> None:
