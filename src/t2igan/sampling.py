@@ -23,7 +23,7 @@ from t2igan.files import atomic_path, write_text
 from t2igan.images import grid_image, to_uint8
 from t2igan.models import get_model
 from t2igan.models.base import Noise
-from t2igan.runs import apply_weights, latest_checkpoint, load_checkpoint
+from t2igan.runs import apply_weights, load_latest
 from t2igan.runtime import resolve_device
 
 # Prompts for sample grids during training and for the demo: both subjects, several colours,
@@ -44,7 +44,7 @@ def load_generator(run: str | Path, device: str | torch.device = "auto",
                    ema: bool = True) -> tuple[nn.Module, TrainConfig, dict]:
     """The latest checkpoint's generator in eval mode (the weights that sample, or G's raw weights
     with ema=False), its config and metadata; meta["weights"] says which were loaded."""
-    checkpoint = load_checkpoint(latest_checkpoint(Path(run)), with_state=False)
+    checkpoint = load_latest(Path(run), with_state=False)
     cfg = checkpoint.config
     G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg,
                                       len(checkpoint.meta.get("classes", [])))
