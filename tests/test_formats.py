@@ -222,6 +222,20 @@ def test_one_line_that_is_not_utf8_costs_that_line_only(tmp_path: Path) -> None:
         ("captions.jsonl line 1", "not UTF-8 (byte 0xff at column 35)")]
 
 
+def test_a_quoted_caption_may_hold_a_line_break_and_a_stray_quote_costs_one_line(
+        tmp_path: Path) -> None:
+    for seed in range(4):
+        save_png(tmp_path / f"{seed}.png", seed)
+    (tmp_path / "labels.csv").write_text(
+        'file,caption\n0.png,"a red car\non a road"\n1.png,"a grey cat\n2.png,a blue van\n'
+        '3.png,a white cat\n')
+    source = open_source(tmp_path)
+    assert {e.name: e.captions for e in source.entries} == {
+        "0.png": ["a red car on a road"], "2.png": ["a blue van"], "3.png": ["a white cat"]}
+    assert ("labels.csv line 4", "bad manifest line (a quote is never closed)") in [
+        (s.name, s.reason) for s in source.skipped]
+
+
 def test_captions_of_the_wrong_type_are_skipped_not_split_into_letters(tmp_path: Path) -> None:
     for seed in range(7):
         save_png(tmp_path / f"{seed}.png", seed)

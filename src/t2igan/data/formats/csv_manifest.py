@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 from t2igan.data.sources import (
@@ -53,17 +54,48 @@ def _header(file: Path) -> list[str]:
     return [c.strip().lower() for c in text.split("\t" if "\t" in text else ",")]
 
 
+MAX_ROW_LINES = 20  # a quoted caption may span lines; an unclosed quote must not eat the file
+
+
 def _cells(line: str, delimiter: str) -> list[str]:
     return next(csv.reader([line], delimiter=delimiter, strict=True), [])
+
+
+def _records(lines: list[tuple[int, str]], delimiter: str, width: int, file: Path,
+             skipped: list[Skipped]) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) for each CSV record. A record is one line, or several while a
+    quoted field holds line breaks (its quotes are then odd in number; "" counts twice). A record
+    that does not parse, or has more cells than the header's `width`, costs its first line only:
+    reading goes on at the next line, so the rows a stray quote would have joined are read alone.
+    """
+    start = 0
+    while start < len(lines):
+        number, text, end = lines[start][0], lines[start][1], start
+        while text.count('"') % 2 and end + 1 < len(lines) and end - start < MAX_ROW_LINES:
+            end += 1
+            text += "\n" + lines[end][1]
+        try:
+            if text.count('"') % 2:
+                raise csv.Error("a quote is never closed")
+            cells = _cells(text, delimiter)  # csv.Error: a stray quote, a field over 128 KiB
+            if any(c.strip() for c in cells[width:]):
+                raise csv.Error(f"{len(cells)} cells, the header has {width}: quote a caption "
+                                "that holds the delimiter")
+        except csv.Error as error:
+            skipped.append(Skipped(f"{file.name} line {number}", f"bad manifest line ({error})"))
+            start += 1
+            continue
+        yield number, cells
+        start = end + 1
 
 
 def read_table(file: Path, skipped: list[Skipped]) -> tuple[list[str], list[tuple[int, dict]]]:
     """A CSV (or tab-separated) file with a header -> (lower-cased column names, (line number,
     row as a dict) for each row).
 
-    Each line is one row, parsed on its own: a stray quote cannot swallow every row after it (so
-    a caption may not hold a line break). A line that is not UTF-8, not CSV, or has more cells
-    than the header (an unquoted comma inside a caption) is skipped with its number.
+    A caption in quotes may hold line breaks, but a stray quote costs one line, not every row
+    after it. A line that is not UTF-8, not CSV, or has more cells than the header (an unquoted
+    comma inside a caption) is skipped with its number.
     """
     lines = decode_lines(read_manifest(file), file.name, skipped)
     if not lines:
@@ -75,21 +107,9 @@ def read_table(file: Path, skipped: list[Skipped]) -> tuple[list[str], list[tupl
         header = [c.strip().lower() for c in _cells(lines[0][1], delimiter)]
     except csv.Error as error:
         raise UserError(f"{file}: the header line is not CSV ({error})") from None
-    rows = []
-    for number, line in lines[1:]:
-        try:
-            cells = _cells(line, delimiter)
-        except csv.Error as error:  # an unclosed quote, a field over csv's 128 KiB limit
-            why = "a quote is never closed" if "end of data" in str(error) else str(error)
-            skipped.append(Skipped(f"{file.name} line {number}", f"bad manifest line ({why})"))
-            continue
-        if any(c.strip() for c in cells[len(header):]):
-            skipped.append(Skipped(f"{file.name} line {number}", f"bad manifest line "
-                                   f"({len(cells)} cells, the header has {len(header)}: quote "
-                                   f"a caption that holds the delimiter)"))
-            continue
-        if any(c.strip() for c in cells):
-            rows.append((number, dict(zip(header, cells))))
+    rows = [(number, dict(zip(header, cells)))
+            for number, cells in _records(lines[1:], delimiter, len(header), file, skipped)
+            if any(c.strip() for c in cells)]
     return header, rows
 
 
