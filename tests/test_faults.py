@@ -270,3 +270,19 @@ def test_a_signal_while_loading_data_ends_the_workers_and_prints_one_line(
         assert err.splitlines()[-1] == "t2igan: interrupted (SIGTERM)" and "Traceback" not in err
     time.sleep(1)
     assert not [pid for pid in workers if alive(pid)]
+
+
+@pytest.mark.parametrize("field", ["step", "config", "text_dim", "classes", "d_backbone",
+                                   "sha256"])
+def test_a_meta_json_field_of_the_wrong_type_is_one_line(tiny_run: Path, tmp_path: Path,
+                                                         field: str) -> None:
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(tiny_run), str(run)], check=True)
+    meta_file = list_checkpoints(run)[-1] / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    for value in ["12", -1, 1.5, True, [], {}, [1], {"name": 3}, None]:
+        if (field, value) in (("d_backbone", None), ("classes", []), ("sha256", {})):
+            continue  # no backbone, no classes, no checksums: allowed
+        meta_file.write_text(json.dumps({**meta, field: value}))
+        with pytest.raises(UserError, match=f"corrupt \\(its '{field}'"):
+            load_latest(run)

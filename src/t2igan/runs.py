@@ -126,16 +126,43 @@ def latest_checkpoint(run: Path) -> Path:
 
 
 def read_meta(checkpoint: Path) -> dict[str, Any]:
+    """A checkpoint's meta.json, with each field its readers rely on of the right type."""
     path = Path(checkpoint) / META
     try:
-        meta = json.loads(path.read_text())
-        int(meta["step"]), meta["config"]["model"]
-        return meta
+        meta = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"checkpoint {checkpoint} is incomplete: {path.name} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError,
-            OverflowError, RecursionError):
+    except (OSError, ValueError, RecursionError):  # JSON and UTF-8 errors are ValueErrors
         raise UserError(f"checkpoint file {path} is corrupt (not the JSON t2igan writes)") from None
+    problem = _meta_problem(meta)
+    if problem:
+        raise UserError(f"checkpoint file {path} is corrupt ({problem})")
+    return meta
+
+
+def _is(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+
+
+def _meta_problem(meta: Any) -> str | None:
+    """What is wrong with a meta.json's content, or None (fields that older versions did not
+    write may be absent)."""
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    checks = {
+        "step": lambda v: _is(v, int) and v >= 0,
+        "config": lambda v: isinstance(v, dict) and isinstance(v.get("model"), str),
+        "text_dim": lambda v: _is(v, int) and 0 < v < 1 << 20,
+        "classes": lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+        "d_backbone": lambda v: v is None or (isinstance(v, dict) and _is(v.get("name"), str)
+                                              and _is(v.get("sha256"), str)),
+        "sha256": lambda v: isinstance(v, dict) and all(_is(c, str) for c in v.values()),
+    }
+    for name, good in checks.items():
+        required = name in ("step", "config")
+        if (name in meta or required) and not good(meta.get(name)):
+            return f"its {name!r} is missing or of the wrong type"
+    return None
 
 
 @dataclass

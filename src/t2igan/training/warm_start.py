@@ -40,8 +40,12 @@ def check_backbone(checkpoint: runs.Checkpoint) -> None:
     if saved and backbone_record(checkpoint.config) != saved:
         raise UserError(f"checkpoint {checkpoint.path} was trained with {saved['name']} weights "
                         f"of sha256 {saved['sha256'][:12]}, but this t2igan loads "
-                        f"{PACKAGED[saved['name']].sha256[:12]}; use the t2igan version it was "
+                        f"{_packaged_sha256(saved['name'])}; use the t2igan version it was "
                         "trained with")
+
+
+def _packaged_sha256(name: str) -> str:
+    return PACKAGED[name].sha256[:12] if name in PACKAGED else f"no network named {name!r}"
 
 
 def init_source(source: Path, cfg: TrainConfig) -> runs.Checkpoint:
