@@ -169,10 +169,14 @@ def test_existing_run_is_not_overwritten(trained_run: Path, capsys: pytest.Captu
 
 
 def test_bad_input_from_a_real_process_has_no_traceback(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "t2igan", "generate", "--run", str(tmp_path),
-                             "--prompt", " "], capture_output=True, text=True, timeout=120)
+    # a terminal that cannot show the path's letters gets them escaped, not a UnicodeEncodeError
+    run = tmp_path / "kätzchen"
+    result = subprocess.run([sys.executable, "-m", "t2igan", "generate", "--run", str(run),
+                             "--prompt", "a cat"], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert "k\\xe4tzchen does not exist" in result.stderr
 
 
 @pytest.mark.parametrize("failure, status, line", [

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; every failure ends as one line on stderr and an exit status: 2 for bad
     input, a file system or a device that refuses, 128 + N for signal N, 1 for a bug (with the
     traceback under --debug or T2IGAN_DEBUG=1)."""
+    for stream in (sys.stdout, sys.stderr):  # a path or prompt the terminal cannot show is
+        if hasattr(stream, "reconfigure"):  # escaped, not an UnicodeEncodeError after the work
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         with signals_unwind() if threading.current_thread() is threading.main_thread() \
