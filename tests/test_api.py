@@ -120,10 +120,13 @@ def test_generate_never_replaces_a_folder_it_did_not_write(tiny_run: Path, tmp_p
     mine = tmp_path / "photos"
     mine.mkdir()
     (mine / "holiday.jpg").write_bytes(b"x")
-    assert main(["generate", "--run", str(tiny_run), "--prompt", CAT, "--no-grid",
-                 "--out", str(mine)]) == 2
-    assert "is not a folder of generated images" in capsys.readouterr().err
+    (mine / "captions.jsonl").write_text("")  # a dataset of the user's, not generated
+    generate = ["generate", "--run", str(tiny_run), "--prompt", CAT, "--no-grid", "--out"]
+    assert main([*generate, str(mine)]) == 2
+    assert "holds files that `t2igan generate` did not write" in capsys.readouterr().err
     assert (mine / "holiday.jpg").exists()
+    made = tmp_path / "made"
+    assert main([*generate, str(made)]) == 0 and main([*generate, str(made)]) == 0  # its own
 
 
 def test_interpolate_writes_a_grid_and_an_animation(tiny_run: Path, tmp_path: Path) -> None:

@@ -286,3 +286,56 @@ def test_a_meta_json_field_of_the_wrong_type_is_one_line(tiny_run: Path, tmp_pat
         meta_file.write_text(json.dumps({**meta, field: value}))
         with pytest.raises(UserError, match=f"corrupt \\(its '{field}'"):
             load_latest(run)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def test_an_output_that_would_overwrite_a_run_or_a_users_files_is_refused(
+        tiny_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(tiny_run), str(run)], check=True)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    (mine / "captions.jsonl").write_text("")
+    before = snapshot(tmp_path)
+    generate = ["generate", "--run", str(run), "--prompt", "a cat", "--out"]
+    for argv, reason in (
+            ([*generate, str(run / "config.json")], "must end in .png"),
+            ([*generate, str(mine), "--no-grid"], "did not write"),
+            (["export", "--run", str(run), "--out", str(run)], "did not write"),
+            (["export", "--run", str(run), "--out", str(run / "checkpoints")], "did not write"),
+            (["export", "--run", str(run), "--out", str(mine)], "did not write"),
+            (["data", "synth", "--out", str(mine), "--num", "2"], "did not write"),
+            (["data", "pack", str(mine), "--out", str(mine)], "did not write"),
+            (["train", "--out", str(mine), *TINY, "--steps", "2"], "did not write"),
+            (["interpolate", "--run", str(run), "--prompt", "a cat", "--out", "."], "is a folder"),
+            (["interpolate", "--run", str(run), "--prompt", "a cat", "--out", "/"], "is a folder"),
+            (["interpolate", "--run", str(run), "--prompt", "a cat", "--out",
+              str(tmp_path / "i.png"), "--animation", str(tmp_path / "i.txt")], ".gif or .webp")):
+        assert reason in one_line_error(capsys, *argv), argv
+    assert snapshot(tmp_path) == before  # nothing written, nothing replaced
+
+
+def hostile_prompt_files(folder: Path) -> list[Path]:
+    sparse = folder / "sparse.txt"
+    with open(sparse, "wb") as handle:
+        handle.truncate(1 << 30)  # 1 GB of NUL bytes, no disk used
+    os.mkfifo(folder / "fifo.txt")
+    (folder / "field.csv").write_text("caption\n" + "a" * 200_000 + "\n")
+    (folder / "deep.jsonl").write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    (folder / "digits.jsonl").write_text('{"caption": ' + "9" * 5000 + "}\n")
+    return [sparse, folder / "fifo.txt", folder / "field.csv", folder / "deep.jsonl",
+            folder / "digits.jsonl", folder / "no\nsuch.txt"]
+
+
+def test_a_hostile_prompts_file_is_one_line_and_fast(tiny_run: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    for path in hostile_prompt_files(tmp_path):
+        started = time.monotonic()
+        one_line_error(capsys, "generate", "--run", str(tiny_run), "--prompts-file", str(path),
+                       "--out", str(tmp_path / "out"))  # a newline in the name is escaped
+        assert time.monotonic() - started < 10, path

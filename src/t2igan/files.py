@@ -160,13 +160,48 @@ def write_json(path: str | os.PathLike, value: Any) -> Path:
 
 # -- claiming an output before the work ----------------------------------------------------------
 
+MADE_BY = ".t2igan-made-by"  # in a folder a command writes whole: which command (it may replace it)
+
+
+def mark_made_by(folder: Path, command: str) -> None:
+    (Path(folder) / MADE_BY).write_text(command + "\n", encoding="utf-8")
+
+
+def check_replaceable(folder: Path, command: str) -> None:
+    """A folder that `command` writes whole, and so replaces, may already exist only when it is
+    empty or `command` made it: a mistyped --out (a run, a dataset, a user's documents) is never
+    deleted."""
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    marker = folder / MADE_BY
+    made_by = marker.read_text(encoding="utf-8", errors="replace").strip() \
+        if marker.is_file() else None
+    if made_by != command:
+        raise UserError(f"{folder} holds files that `t2igan {command}` did not write; choose a new "
+                        "or empty folder (nothing was changed)")
+
+
 def lock_path(destination: Path) -> Path:
     return _beside(destination, ".{}.lock")
 
 
 @contextmanager
-def claimed(destination: str | os.PathLike, kind: str = "file") -> Iterator[Path]:
-    """Hold `destination` (kind "file" or "folder") while a command makes it.
+def owned(folder: str | os.PathLike, command: str) -> Iterator[None]:
+    """For a command that writes into a folder file by file: a folder holding anything else (a
+    user's dataset, their photos) is refused before the first file; the folder is marked as this
+    command's first, so that the command may write it again, interrupted or not."""
+    check_replaceable(Path(folder), command)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    mark_made_by(Path(folder), command)
+    yield
+
+
+@contextmanager
+def claimed(destination: str | os.PathLike, kind: str = "file",
+            suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Hold `destination` (kind "file", with one of `suffixes` when given, or "folder") while a
+    command makes it.
 
     Fails at once, in one line, if it cannot be written, is the wrong kind or is held by another
     live process (the message names its pid). The lock is the file `.NAME.lock` beside the output,
@@ -175,6 +210,8 @@ def claimed(destination: str | os.PathLike, kind: str = "file") -> Iterator[Path
     gone) are removed, beside the output and inside a folder output."""
     destination = Path(destination)
     _check_kind(destination, kind)
+    if suffixes and destination.suffix.lower() not in suffixes:
+        raise UserError(f"{destination}: the file name must end in {' or '.join(suffixes)}")
     descriptor = _lock(destination)
     try:
         if destination.is_dir():

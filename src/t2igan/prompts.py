@@ -22,6 +22,7 @@ from typing import Any
 from t2igan.errors import UserError
 
 CAPTION_COLUMNS = ("caption", "text", "prompt", "captions")
+MAX_PROMPTS_FILE_BYTES = 64 << 20  # some 500,000 prompts; a larger file is a mistake
 MAX_PROMPT_CHARS = 2000  # far past what a sentence encoder reads (MiniLM: 256 word pieces)
 JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they shape Persian and Indic
 #                            words and join emoji sequences (a family, a technologist)
@@ -98,6 +99,11 @@ def read_prompts_file(path: str | Path, column: str | None = None) -> list[str]:
     file (and line) when it cannot be read."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a fifo or a device would block or never end
+            raise UserError(f"prompts file {path} is not a regular file")
+        if path.stat().st_size > MAX_PROMPTS_FILE_BYTES:
+            raise UserError(f"prompts file {path} has {path.stat().st_size:,} bytes; at most "
+                            f"{MAX_PROMPTS_FILE_BYTES:,} (split it)")
         data = path.read_bytes()
     except OSError as error:
         raise UserError(f"cannot read prompts file {path}: {error.strerror}") from None
@@ -135,8 +141,11 @@ def _column(path: Path, names: list[str], column: str | None) -> str:
 
 def _csv_prompts(path: Path, text: str, column: str | None) -> list[str]:
     reader = csv.DictReader(text.splitlines())
-    name = _column(path, list(reader.fieldnames or []), column)
-    return [row[name] or "" for row in reader]
+    try:
+        name = _column(path, list(reader.fieldnames or []), column)
+        return [row[name] or "" for row in reader]
+    except csv.Error as error:  # a field over csv's 128 KiB limit, a NUL byte
+        raise UserError(f"{path}, line {reader.line_num}: not CSV ({error})") from None
 
 
 def _jsonl_prompts(path: Path, text: str, column: str | None) -> list[str]:
@@ -146,8 +155,8 @@ def _jsonl_prompts(path: Path, text: str, column: str | None) -> list[str]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
-            raise UserError(f"{path}, line {number}: not JSON") from None
+        except (ValueError, RecursionError):  # also a 5,000-digit number, a 100,000-deep array
+            raise UserError(f"{path}, line {number}: not JSON t2igan can read") from None
         prompts.append(_record_prompt(path, number, record, column))
     return prompts
 

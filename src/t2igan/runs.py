@@ -39,7 +39,7 @@ from torch import nn
 
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
-from t2igan.files import atomic_path, write_json
+from t2igan.files import atomic_path, check_replaceable, mark_made_by, write_json
 
 CONFIG, LOG, SAMPLES, CHECKPOINTS = "config.json", "log.jsonl", "samples", "checkpoints"
 WEIGHTS, STATE, META = "weights.safetensors", "state.pt", "meta.json"
@@ -258,6 +258,7 @@ def export_for_sampling(run: Path, out: Path) -> Path:
     checkpoint holding the sampling generator's weights (no D, no optimiser state). It is itself
     a run folder that `generate`, `evaluate`, `serve` and `t2igan.load` accept (the bundled model
     is one)."""
+    check_replaceable(out, "export")
     checkpoint = load_latest(run, with_state=False)
     name = checkpoint.sampling_network()
     weights = {key: value for key, value in checkpoint.weights.items()
@@ -271,4 +272,5 @@ def export_for_sampling(run: Path, out: Path) -> Path:
         write_json(final / META, {**checkpoint.meta, "exported_from": str(run),
                                   "sha256": {WEIGHTS: hashlib.sha256(data).hexdigest()}})
         write_config(folder, checkpoint.config)
+        mark_made_by(folder, "export")
     return Path(out)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from t2igan.config import TrainConfig
 from t2igan.data.formats.captioned_folder import MANIFEST
 from t2igan.errors import UserError
-from t2igan.files import atomic_path, write_text
+from t2igan.files import atomic_path, check_replaceable, mark_made_by, write_text
 from t2igan.images import grid_image, to_uint8
 from t2igan.models import get_model
 from t2igan.models.base import Noise
@@ -145,13 +145,13 @@ def write_image_folder(G: nn.Module, prompts: list[str], text: torch.Tensor, out
     images/{p * num + k:06d}.png, the same image `generate` makes for it with this seed.
 
     The folder is written under a temporary name and renamed into place when complete; an
-    existing folder at `out` is replaced only when it is one this function wrote (it has a
-    captions.jsonl), so a mistyped --out never deletes a user's files.
+    existing folder at `out` is replaced only when it is empty or one this function wrote, so a
+    mistyped --out never deletes a user's files.
     """
     out = Path(out)
-    if out.exists() and not (out.is_dir() and (out / MANIFEST).is_file()):
-        raise UserError(f"{out} exists and is not a folder of generated images; "
-                        "choose another --out")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file, not a folder; choose another --out")
+    check_replaceable(out, "generate")
     z = seeded_noise(len(text) * num, G.noise_dim, seed, truncation)  # (P * num, noise_dim)
     vectors = text.repeat_interleave(num, dim=0)
     with atomic_path(out) as folder:
@@ -169,6 +169,7 @@ def write_image_folder(G: nn.Module, prompts: list[str], text: torch.Tensor, out
             bar.update(len(images))
         bar.close()
         write_text(folder / MANIFEST, "".join(json.dumps(r) + "\n" for r in records))
+        mark_made_by(folder, "generate")
     return out
 
 

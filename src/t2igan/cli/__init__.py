@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug or os.environ.get("T2IGAN_DEBUG") == "1":
             traceback.print_exc()
         line, status = _one_line(error)
-        print(f"t2igan: {line}", file=sys.stderr)
+        print(f"t2igan: {_printable(line)}", file=sys.stderr)
         return status
     return 0
 
@@ -72,3 +72,9 @@ def _one_line(error: Exception) -> tuple[str, int]:
     first = str(error).splitlines()[0][:200] if str(error) else ""
     return (f"internal error: {type(error).__name__}: {first} (a bug: rerun with --debug for "
             "the traceback and report it)"), 1
+
+
+def _printable(text: str) -> str:
+    """One line whatever it quotes: a newline or an escape code in a path the user gave is shown
+    escaped (\\n, \\x1b), not obeyed by the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

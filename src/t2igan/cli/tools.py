@@ -10,7 +10,7 @@ from t2igan import settings
 from t2igan.config import DataSettings, PretrainConfig, parse_size
 from t2igan.data.sources import Source, SourceOptions
 from t2igan.errors import UserError
-from t2igan.files import claimed
+from t2igan.files import claimed, owned
 
 
 def cmd_data_synth(args: argparse.Namespace) -> None:
@@ -20,7 +20,7 @@ def cmd_data_synth(args: argparse.Namespace) -> None:
     if args.num < 1:
         raise UserError("--num must be at least 1")
     dataset = SyntheticCaptions("train", parse_size(args.size), args.seed, length=args.num)
-    with claimed(args.out, "folder"):
+    with claimed(args.out, "folder"), owned(args.out, "data synth"):
         print(write_captioned_folder(dataset, args.out))
 
 
@@ -52,7 +52,7 @@ def cmd_data_check(args: argparse.Namespace) -> None:
 def cmd_data_prepare(args: argparse.Namespace) -> None:
     from t2igan.data.prepare import prepare_cache
 
-    with claimed(args.out, "folder"):
+    with claimed(args.out, "folder"):  # prepare_cache itself refuses a folder that is not empty
         info = prepare_cache(_open_source(args), args.out, parse_size(args.size), args.fit,
                              args.val_fraction, args.seed, args.dedup,
                              None if args.text_encoder == "none" else args.text_encoder)
@@ -66,7 +66,7 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 
     if args.shard_size < 1:
         raise UserError("--shard-size must be at least 1")
-    with claimed(args.out, "folder"):
+    with claimed(args.out, "folder"), owned(args.out, "data pack"):
         result = pack(_open_source(args), Path(args.out), args.shard_size)
     print(json.dumps({"shards": result["shards"], "images": result["images"],
                       "skipped": len(result["skipped"])}))
@@ -76,7 +76,7 @@ def cmd_text_pretrain(args: argparse.Namespace) -> None:
     from t2igan.training.damsm import pretrain_damsm
 
     cfg = PretrainConfig(**settings.given(args, PretrainConfig))
-    with claimed(args.out, "folder"):
+    with claimed(args.out, "folder"), owned(args.out, "text pretrain"):
         summary = pretrain_damsm(cfg, args.out)
     print(json.dumps(summary, indent=2))
     print(f"encoder: {args.out} (use with t2igan evaluate --encoder {args.out})")

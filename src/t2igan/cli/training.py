@@ -8,7 +8,7 @@ from pathlib import Path
 
 from t2igan import settings
 from t2igan.config import TrainConfig, load_config_file, merge
-from t2igan.files import claimed
+from t2igan.files import claimed, owned
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -30,7 +30,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from t2igan.demo import run_demo
 
-    with claimed(args.out, "folder"):
+    with claimed(args.out, "folder"), owned(args.out, "demo"):
         run_demo(Path(args.out), args.max_minutes)
 
 

@@ -48,7 +48,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     grid = args.grid if args.grid is not None else not args.prompts_file
     out = args.out or ("generated.png" if grid else "generated")
     num = sampling.num if sampling.num is not None else (8 if grid else 1)
-    with claimed(out, "file" if grid else "folder"):  # unwritable? say so before the work
+    with claimed(out, "file", (".png",)) if grid else claimed(out, "folder"):  # before the work
         model = _load_model(args)
         if grid:
             from t2igan.images import save_png
@@ -69,10 +69,11 @@ def cmd_interpolate(args: argparse.Namespace) -> None:
                         "changes)")
     how = InterpolationSettings(**settings.given(args, InterpolationSettings))  # every number
     out = Path(args.out)
-    animation = Path(args.animation) if args.animation else out.with_suffix(".gif")
-    with claimed(out), claimed(animation):
-        for path in _interpolate(args, how, _load_model(args), out, animation):
-            print(path)
+    with claimed(out, "file", (".png",)):
+        animation = Path(args.animation) if args.animation else out.with_suffix(".gif")
+        with claimed(animation, "file", (".gif", ".webp")):
+            for path in _interpolate(args, how, _load_model(args), out, animation):
+                print(path)
 
 
 def _interpolate(args: argparse.Namespace, how: InterpolationSettings, model: TextToImage,

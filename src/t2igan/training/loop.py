@@ -328,8 +328,11 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, progress: bool, group: Gro
     if not resume and runs.list_checkpoints(run):
         raise UserError(f"{run} already holds a run; pass --resume to continue it "
                         "or choose another --out")
+    if not resume:  # a folder of other files (a config.json of the user's) is not overwritten
+        files.check_replaceable(run, "train")
     if group.main:
         run.mkdir(parents=True, exist_ok=True)
+        files.mark_made_by(run, "train")
     trainer = Trainer(cfg, run, progress, group)
     if checkpoint:
         trainer.restore(checkpoint)
