@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -112,10 +113,21 @@ def test_bad_requests_get_a_4xx_with_one_line(url: str, path: str, body: object,
 
 
 @pytest.mark.parametrize("raw, status", [(b"{not json", 400), (b"\xff\xfe", 400),
-                                         (b'{"prompt": "' + b"a" * 70_000 + b'"}', 413)])
+                                         (b'{"prompt": "' + b"a" * 70_000 + b'"}', 413),
+                                         (b"[" * 30_000 + b"]" * 30_000, 400),
+                                         (b'{"prompt": "a cat", "seed": ' + b"9" * 5000 + b"}",
+                                          400)])
 def test_bodies_that_are_not_json_or_too_large(url: str, raw: bytes, status: int) -> None:
     got, reply = call(url, "/api/generate", raw=raw)
     assert got == status and reply["error"]
+
+
+def test_a_malformed_chunked_body_is_a_400(url: str) -> None:
+    host, port = url.split("//")[1].split(":")
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                       b"Content-Type: application/json\r\n\r\nZZZ\r\nabc\r\n")
+        assert client.recv(64).startswith(b"HTTP/1.1 400")
 
 
 def test_a_request_beyond_the_limit_is_refused_at_once(url: str, model: t2igan.TextToImage,

@@ -142,13 +142,16 @@ def _body(request: Request) -> dict:
     """The request's JSON object, or a 4xx saying what is wrong with it."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise BadRequest(f"the request is over {MAX_BODY // 1024} KB", 413)
-    data = request.stream.read(MAX_BODY + 1)
+    try:
+        data = request.stream.read(MAX_BODY + 1)
+    except OSError:  # a malformed chunked body, a client gone mid-body
+        raise BadRequest("the request body could not be read") from None
     if len(data) > MAX_BODY:
         raise BadRequest(f"the request is over {MAX_BODY // 1024} KB", 413)
     try:
         body = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequest("the request body is not JSON (send a JSON object)") from None
+    except (ValueError, RecursionError):  # not UTF-8 or JSON, a 5,000-digit number, deep nesting
+        raise BadRequest("the request body is not JSON t2igan reads (send a JSON object)") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     return body
