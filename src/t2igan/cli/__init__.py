@@ -44,13 +44,16 @@ def main(argv: list[str] | None = None) -> int:
                 else nullcontext():
             args.func(args)
     except Interrupted as stop:
+        _close_progress_bars()
         print(f"t2igan: {stop}", file=sys.stderr)
         return 128 + stop.signum
     except KeyboardInterrupt as stop:  # Ctrl-C, or Stopped: SIGTERM/SIGHUP outside a loop
+        _close_progress_bars()
         signum = getattr(stop, "signum", signal.SIGINT)
         print(f"t2igan: interrupted ({signal.Signals(signum).name})", file=sys.stderr)
         return 128 + signum
     except Exception as error:
+        _close_progress_bars()
         if args.debug or os.environ.get("T2IGAN_DEBUG") == "1":
             traceback.print_exc()
         line, status = _one_line(error)
@@ -78,3 +81,11 @@ def _printable(text: str) -> str:
     """One line whatever it quotes: a newline or an escape code in a path the user gave is shown
     escaped (\\n, \\x1b), not obeyed by the terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _close_progress_bars() -> None:
+    """End any progress bar the failure left open, so the last line starts a line of its own."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
