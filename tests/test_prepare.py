@@ -144,7 +144,14 @@ def test_prepare_refuses_to_overwrite(messy: Path, tmp_path: Path,
     (tmp_path / "busy" / "mine.txt").write_text("keep me")
     assert main(["data", "prepare", str(messy), "--out", str(tmp_path / "busy"),
                  "--text-encoder", "none"]) == 2
-    assert "not empty" in capsys.readouterr().err
+    assert "did not write" in capsys.readouterr().err
+    # an interrupted preparation (its own folder, no manifest yet) is taken up again
+    started = tmp_path / "started"
+    started.mkdir()
+    (started / ".t2igan-made-by").write_text("data prepare\n")
+    (started / "images.u8").write_bytes(b"half")
+    assert main(["data", "prepare", str(messy), "--out", str(started),
+                 "--text-encoder", "none"]) == 0
     shutil.rmtree(messy)
     assert main(["data", "check", str(messy)]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from t2igan.data.synthetic import (
     render,
     sample_attributes,
 )
+from t2igan.errors import UserError
 
 CATEGORICAL = tuple(ATTRIBUTES)
 CAT = dict(subject="cat", color="grey", pattern="plain", eyes="green", pose="sitting",
@@ -79,9 +80,9 @@ def test_image_dtype_and_shape(size: tuple[int, int]) -> None:
 
 
 def test_bad_arguments_raise() -> None:
-    with pytest.raises(ValueError, match="16"):
+    with pytest.raises(UserError, match="16x16"):
         SyntheticCaptions(size=(15, 64))
-    with pytest.raises(ValueError, match="height=8"):
+    with pytest.raises(UserError, match="64x8"):
         render(CAT, (64, 8))
     with pytest.raises(ValueError, match="split"):
         SyntheticCaptions("valid")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from t2igan import settings
@@ -11,16 +12,29 @@ from t2igan.config import DataSettings, PretrainConfig, parse_size
 from t2igan.data.sources import Source, SourceOptions
 from t2igan.errors import UserError
 from t2igan.files import claimed, owned
+from t2igan.settings import a_seed, between, setting
+
+
+@dataclass
+class SynthSettings:
+    """The numbers of `t2igan data synth`."""
+
+    num: int = setting(1000, "images", check=between(1, 10_000_000), metavar="N")
+    size: str = setting("64x64", "WxH, at least 16x16",
+                        check=lambda text: parse_size(text) and None)  # raises its own line
+    seed: int = setting(0, "seed", check=a_seed)
+
+    def __post_init__(self) -> None:
+        settings.check(self)
 
 
 def cmd_data_synth(args: argparse.Namespace) -> None:
     from t2igan.data.formats.captioned_folder import write_captioned_folder
     from t2igan.data.synthetic import SyntheticCaptions
 
-    if args.num < 1:
-        raise UserError("--num must be at least 1")
-    dataset = SyntheticCaptions("train", parse_size(args.size), args.seed, length=args.num)
-    with claimed(args.out, "folder"), owned(args.out, "data synth"):
+    how = SynthSettings(**settings.given(args, SynthSettings))
+    dataset = SyntheticCaptions("train", parse_size(how.size), how.seed, length=how.num)
+    with claimed(args.out, "folder"):  # written whole: only a folder data synth made is replaced
         print(write_captioned_folder(dataset, args.out))
 
 
@@ -88,9 +102,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = data.add_parser("synth",
                         help="write procedural captioned cats and cars as a captioned folder")
     p.add_argument("--out", required=True, help="folder to write")
-    p.add_argument("--num", type=int, default=1000, help="images (default: 1000)")
-    p.add_argument("--size", default="64x64", help="WxH (default: 64x64)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    settings.add_flags(p, SynthSettings)
     p.set_defaults(func=cmd_data_synth)
 
     p = data.add_parser("check", help="read every image of a dataset and report what would be "

@@ -25,7 +25,7 @@ from t2igan.data.dataset import CaptionedImages
 from t2igan.data.memory import usable_items
 from t2igan.data.sources import Skipped, Source, count_reasons
 from t2igan.errors import UserError
-from t2igan.files import atomic_path, write_json, write_text
+from t2igan.files import atomic_path, check_replaceable, mark_made_by, write_json, write_text
 from t2igan.text import embed_texts
 from t2igan.text.encoder import ENCODERS
 
@@ -70,8 +70,7 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
     out, started = Path(out), time.monotonic()
     if (out / MANIFEST).exists():
         raise UserError(f"{out} already holds a cache; delete it or choose another --out")
-    if out.exists() and any(out.iterdir()):
-        raise UserError(f"{out} exists and is not empty; choose a new folder for the cache")
+    check_replaceable(out, "data prepare")  # a user's folder, not an interrupted preparation
     if not 0 <= val_fraction < 1:
         raise UserError(f"--val-fraction must be in [0, 1) (got {val_fraction})")
     # say so before minutes of decoding, not after
@@ -79,6 +78,7 @@ def prepare_cache(source: Source, out: str | Path, size: tuple[int, int], fit: s
         raise UserError(f"unknown text encoder {text_encoder!r}; choose from "
                         f"{', '.join(ENCODERS)} or none")
     out.mkdir(parents=True, exist_ok=True)
+    mark_made_by(out, "data prepare")
     # Training images first, then validation: each split is one contiguous slice of the map.
     held_out = [is_validation(e.name, seed, val_fraction) for e in source.entries]
     train_entries = [e for e, v in zip(source.entries, held_out) if not v]

@@ -20,6 +20,7 @@ from PIL import Image
 from t2igan.data.backgrounds import BACKGROUNDS, RUG_COLORS
 from t2igan.data.captions import make_captions
 from t2igan.data.drawing import RGB, Canvas, Frame, jitter, scaled
+from t2igan.errors import UserError
 
 # Named colours sit far enough apart that +-COLOR_JITTER per channel keeps them separable
 # (orange/brown/cream differ in lightness and blue; white/silver by ~60 per channel).
@@ -200,7 +201,7 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ValueError(f"size must be a (width, height) pair of integers, got {size!r}") from None
     if width < 16 or height < 16:
-        raise ValueError(f"size must be at least 16x16 pixels, got width={width}, height={height}")
+        raise UserError(f"the procedural scenes are at least 16x16 pixels (got {width}x{height})")
     return width, height
 
 

@@ -29,7 +29,7 @@ from t2igan.data.sources import (
     read_file,
     string_field,
 )
-from t2igan.files import atomic_path
+from t2igan.files import atomic_path, check_replaceable, mark_made_by
 
 MANIFEST = "captions.jsonl"
 
@@ -52,19 +52,28 @@ def scan(path: Path, options: SourceOptions) -> Source:
 
 def write_captioned_folder(dataset: torch.utils.data.Dataset, out: str | Path,
                            num: int | None = None, progress: bool = True) -> Path:
-    """Write the first `num` items of a (image, captions, extras) dataset as a captioned folder."""
+    """Write the first `num` items of a (image, captions, extras) dataset as a captioned folder.
+
+    The whole folder is written under a temporary name and renamed into place: a kill leaves the
+    folder that was there, never new images under an old manifest. An existing folder is replaced
+    only when it is empty or `t2igan data synth` made it."""
     out = Path(out)
-    (out / "images").mkdir(parents=True, exist_ok=True)
+    check_replaceable(out, "data synth")
     num = len(dataset) if num is None else num
-    # the manifest appears only once every image is on disk
-    with atomic_path(out / MANIFEST) as temporary, \
-            open(temporary, "w", encoding="utf-8") as manifest:
-        for index in tqdm(range(num), desc=f"writing {out}", unit="img", disable=not progress):
+    with atomic_path(out) as folder, \
+            tqdm(total=num, desc=f"writing {out}", unit="img", disable=not progress) as bar:
+        (folder / "images").mkdir(parents=True)
+        records = []
+        for index in range(num):
             image, captions, extras = dataset[index]
             name = f"images/{index:06d}.png"
-            Image.fromarray(image.permute(1, 2, 0).numpy()).save(out / name)
-            record = {"file": name, "captions": captions, "attributes": _jsonable(extras)}
-            manifest.write(json.dumps(record) + "\n")
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save(folder / name)
+            records.append({"file": name, "captions": captions,
+                            "attributes": _jsonable(extras)})
+            bar.update(1)
+        (folder / MANIFEST).write_text("".join(json.dumps(r) + "\n" for r in records),
+                                       encoding="utf-8")
+        mark_made_by(folder, "data synth")
     return out
 
 
