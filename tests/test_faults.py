@@ -301,6 +301,7 @@ def test_an_output_that_would_overwrite_a_run_or_a_users_files_is_refused(
     mine.mkdir()
     (mine / "config.json").write_text('{"my": "settings"}')
     (mine / "captions.jsonl").write_text("")
+    assert main(["data", "synth", "--out", str(tmp_path / "ds"), "--num", "2"]) == 0
     before = snapshot(tmp_path)
     generate = ["generate", "--run", str(run), "--prompt", "a cat", "--out"]
     for argv, reason in (
@@ -310,7 +311,7 @@ def test_an_output_that_would_overwrite_a_run_or_a_users_files_is_refused(
             (["export", "--run", str(run), "--out", str(run / "checkpoints")], "did not write"),
             (["export", "--run", str(run), "--out", str(mine)], "did not write"),
             (["data", "synth", "--out", str(mine), "--num", "2"], "did not write"),
-            (["data", "pack", str(mine), "--out", str(mine)], "did not write"),
+            (["data", "pack", str(tmp_path / "ds"), "--out", str(mine)], "did not write"),
             (["train", "--out", str(mine), *TINY, "--steps", "2"], "did not write"),
             (["interpolate", "--run", str(run), "--prompt", "a cat", "--out", "."], "is a folder"),
             (["interpolate", "--run", str(run), "--prompt", "a cat", "--out", "/"], "is a folder"),

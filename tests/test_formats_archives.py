@@ -124,12 +124,13 @@ def test_pack_round_trips_bytes_and_reports_bad_images(tmp_path: Path) -> None:
     out = tmp_path / "shards"
     out.mkdir()
     (out / "shard-000007.tar").write_bytes(b"left from an earlier, larger pack")
+    (out / ".t2igan-made-by").write_text("data pack\n")
     result = pack(source, out, shard_size=1, progress=False)
     assert (result["shards"], result["images"]) == (2, 2)
     assert [s.name for s in result["skipped"]] == ["c.png", "d.png", "e.png"]
     assert count_reasons(result["skipped"]) == {"not an image": 1, "corrupt or truncated": 1,
                                                 "unreadable file": 1}
-    assert sorted(p.name for p in out.iterdir()) == ["shard-000000.tar", "shard-000001.tar"]
+    assert sorted(p.name for p in out.glob("shard-*")) == ["shard-000000.tar", "shard-000001.tar"]
     with tarfile.open(out / "shard-000001.tar") as tar:
         # the real format names the member
         assert tar.getnames() == ["00000001.jpg", "00000001.json"]

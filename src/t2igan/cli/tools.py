@@ -80,7 +80,7 @@ def cmd_data_pack(args: argparse.Namespace) -> None:
 
     if args.shard_size < 1:
         raise UserError("--shard-size must be at least 1")
-    with claimed(args.out, "folder"), owned(args.out, "data pack"):
+    with claimed(args.out, "folder"):  # written whole: only a folder data pack made is replaced
         result = pack(_open_source(args), Path(args.out), args.shard_size)
     print(json.dumps({"shards": result["shards"], "images": result["images"],
                       "skipped": len(result["skipped"])}))

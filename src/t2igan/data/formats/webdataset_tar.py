@@ -21,7 +21,6 @@ import codecs
 import io
 import itertools
 import json
-import re
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,14 +48,13 @@ from t2igan.data.sources import (
     not_utf8,
 )
 from t2igan.errors import UserError
-from t2igan.files import atomic_path
+from t2igan.files import atomic_path, check_replaceable, mark_made_by
 
 CAPTION_EXTS = ("txt", "caption")
 CAPTION_FIELDS = ("captions", "text", "caption")  # of a .json member
 # Pillow's format name -> the extension a shard member gets (MPO: multi-picture JPEGs from cameras).
 PIL_EXTS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif", "BMP": "bmp",
             "TIFF": "tif", "PPM": "ppm"}
-SHARD_NAME = re.compile(r"shard-\d{6}\.tar")
 
 
 def read_member(ref: tuple[str, int, int]) -> bytes:
@@ -223,26 +221,28 @@ def _usable(source: Source, skipped: list[Skipped],
 
 def pack(source: Source, out: Path, shard_size: int = 1000, progress: bool = True) -> dict:
     """Write source's usable entries as out/shard-NNNNNN.tar; returns shards, images and the
-    skipped."""
+    skipped.
+
+    The folder is written whole under a temporary name and renamed into place: a kill never
+    leaves new shards beside an earlier pack's. An existing folder is replaced only when it is
+    empty or `t2igan data pack` made it."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_replaceable(out, "data pack")
     skipped: list[Skipped] = []
     usable = _usable(source, skipped, progress)
     written, shards = 0, 0
-    for first in usable:  # once per shard: the shard's loop takes the rest of its entries
-        # a shard appears under its real name only when complete: a crash never leaves half a shard
-        with atomic_path(out / f"shard-{shards:06d}.tar") as temporary, \
-                tarfile.open(temporary, "w") as tar:
-            for entry, data, ext in itertools.chain([first],
-                                                    itertools.islice(usable, shard_size - 1)):
-                key = f"{written:08d}"
-                record = {"captions": entry.captions, "extras": entry.extras, "name": entry.name}
-                _add(tar, f"{key}.{ext}", data)
-                _add(tar, f"{key}.json", json.dumps(record, default=str).encode("utf-8"))
-                written += 1
-        shards += 1
-    # shards left by an earlier, larger pack into the same folder would be read back as samples
-    for stale in out.glob("shard-*.tar"):
-        if SHARD_NAME.fullmatch(stale.name) and int(stale.name[6:12]) >= shards:
-            stale.unlink()
+    with atomic_path(out) as folder:
+        folder.mkdir()
+        for first in usable:  # once per shard: the shard's loop takes the rest of its entries
+            with tarfile.open(folder / f"shard-{shards:06d}.tar", "w") as tar:
+                for entry, data, ext in itertools.chain([first],
+                                                        itertools.islice(usable, shard_size - 1)):
+                    key = f"{written:08d}"
+                    record = {"captions": entry.captions, "extras": entry.extras,
+                              "name": entry.name}
+                    _add(tar, f"{key}.{ext}", data)
+                    _add(tar, f"{key}.json", json.dumps(record, default=str).encode("utf-8"))
+                    written += 1
+            shards += 1
+        mark_made_by(folder, "data pack")
     return {"shards": shards, "images": written, "skipped": skipped}
