@@ -99,14 +99,12 @@ def read_prompts_file(path: str | Path, column: str | None = None) -> list[str]:
     file (and line) when it cannot be read."""
     path = Path(path)
     try:
-        if path.exists() and not path.is_file():  # a fifo or a device would block or never end
-            raise UserError(f"prompts file {path} is not a regular file")
-        if path.stat().st_size > MAX_PROMPTS_FILE_BYTES:
-            raise UserError(f"prompts file {path} has {path.stat().st_size:,} bytes; at most "
-                            f"{MAX_PROMPTS_FILE_BYTES:,} (split it)")
-        data = path.read_bytes()
+        with open(path, "rb") as handle:  # a pipe too (<(...), /dev/stdin): read, up to a limit
+            data = handle.read(MAX_PROMPTS_FILE_BYTES + 1)
     except OSError as error:
         raise UserError(f"cannot read prompts file {path}: {error.strerror}") from None
+    if len(data) > MAX_PROMPTS_FILE_BYTES:
+        raise UserError(f"prompts file {path} is over {MAX_PROMPTS_FILE_BYTES:,} bytes (split it)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
