@@ -16,12 +16,12 @@ import random
 import tarfile
 from pathlib import Path
 
-import lmdb
 import pytest
 from PIL import Image
 
 from t2igan.data.sources import OUTSIDE, Source, SourceOptions, count_reasons, open_source
 from t2igan.errors import UserError
+from test_formats_archives import write_lmdb
 
 SEEDS = range(10)
 IMAGES = 10  # per dataset; 6 of them are mutated
@@ -333,15 +333,6 @@ def test_fuzz_class_folders(tmp_path: Path) -> None:
         source = scanned("class-folders", root, expected, 3)
         assert count_reasons(source.skipped) == {OUTSIDE.split(" (")[0]: 2}
         assert "cat/we\\x1b[2Jird\\n.png" in {e.name for e in source.entries}
-
-
-def write_lmdb(folder: Path, items: dict[bytes, bytes]) -> None:
-    folder.mkdir(parents=True)
-    env = lmdb.open(str(folder), map_size=1 << 22)
-    with env.begin(write=True) as txn:
-        for key, value in items.items():
-            txn.put(key, value)
-    env.close()
 
 
 def test_fuzz_lmdb_captions_files(tmp_path: Path) -> None:
