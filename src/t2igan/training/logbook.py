@@ -19,6 +19,7 @@ import numpy as np
 
 from t2igan import runs
 from t2igan.errors import UserError
+from t2igan.files import refuse_special
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -54,6 +55,7 @@ class Logbook:
                                 "pip install tensorboard") from None
             self.writer = SummaryWriter(str(Path(run) / TENSORBOARD), purge_step=start or None)
         path = Path(run) / runs.LOG
+        refuse_special(path)  # a fifo would block the run at its first line
         drop_torn_line(path)
         self.log = open(path, "a", encoding="utf-8")
 
