@@ -351,3 +351,20 @@ def test_a_run_whose_log_is_a_fifo_is_one_line_not_a_hang(tiny_run: Path, tmp_pa
     assert main(["train", "--out", str(run), "--resume", "--steps", "4"]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("t2igan: error: ") and "device, pipe or socket" in last
+
+
+def test_folders_an_older_version_wrote_unmarked_are_still_their_commands_own(
+        tmp_path: Path) -> None:
+    from t2igan.cli.training import DEMO_LAYOUT
+    from t2igan.training.loop import RUN_LAYOUT
+
+    for layout, names in ((RUN_LAYOUT, ["config.json", "log.jsonl", "samples"]),
+                          (DEMO_LAYOUT, ["dataset-sample", "run", "prompts.png"])):
+        folder = tmp_path / names[0]
+        folder.mkdir()
+        for name in names:
+            (folder / name).mkdir()
+        files.check_replaceable(folder, "the command", layout)  # no marker needed
+        (folder / "notes.txt").write_text("the user's")
+        with pytest.raises(UserError, match="did not write"):
+            files.check_replaceable(folder, "the command", layout)

@@ -15,7 +15,7 @@ from t2igan.config import TrainConfig
 from t2igan.data.formats.captioned_folder import write_captioned_folder
 from t2igan.data.synthetic import SyntheticCaptions
 from t2igan.evaluate import evaluate_run
-from t2igan.files import write_json
+from t2igan.files import mark_made_by, write_json
 from t2igan.images import save_png
 from t2igan.runs import list_checkpoints
 from t2igan.sampling import SAMPLE_PROMPTS
@@ -31,14 +31,17 @@ from t2igan.training.loop import train
 DEMO_CONFIG = dict(model="gan-int-cls", image_size="64", ngf=16, ndf=16, batch_size=32, lr=4e-4,
                    num_images=3000, steps=1_000_000, sample_every=250, checkpoint_every=250,
                    log_every=10)
+SAMPLE = "dataset-sample"  # 32 training images in the captioned-folder format
 EVAL_SAMPLES = 1000  # FID and KID: 1,000 generated vs 1,000 real, ~4 min of Inception here
 METRICS = ["attributes", "ms-ssim", "fid", "kid", "precision", "recall"]
 
 
 def run_demo(out: Path, max_minutes: float = 7.0) -> dict:
     out.mkdir(parents=True, exist_ok=True)
+    if (out / SAMPLE).is_dir():  # the demo's own (the command checked `out` is a demo folder),
+        mark_made_by(out / SAMPLE, "data synth")  # also when an older version wrote it unmarked
     sample = write_captioned_folder(SyntheticCaptions("train", (64, 64), length=32),
-                                    out / "dataset-sample", progress=False)
+                                    out / SAMPLE, progress=False)
     print(f"a sample of the training data, in the captioned-folder format: {sample}")
     run = out / "run"
     resume = bool(list_checkpoints(run))

@@ -167,12 +167,15 @@ def mark_made_by(folder: Path, command: str) -> None:
     (Path(folder) / MADE_BY).write_text(command + "\n", encoding="utf-8")
 
 
-def check_replaceable(folder: Path, command: str) -> None:
+def check_replaceable(folder: Path, command: str, layout: frozenset[str] = frozenset()) -> None:
     """A folder that `command` writes whole, and so replaces, may already exist only when it is
     empty or `command` made it: a mistyped --out (a run, a dataset, a user's documents) is never
-    deleted."""
+    deleted. `layout`: the names a folder of this command's held before the marker existed (a
+    folder holding only those is taken as the command's own)."""
     folder = Path(folder)
     if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if layout and {p.name for p in folder.iterdir() if not p.name.startswith(".")} <= layout:
         return
     marker = folder / MADE_BY
     made_by = marker.read_text(encoding="utf-8", errors="replace").strip() \
@@ -187,11 +190,12 @@ def lock_path(destination: Path) -> Path:
 
 
 @contextmanager
-def owned(folder: str | os.PathLike, command: str) -> Iterator[None]:
+def owned(folder: str | os.PathLike, command: str,
+          layout: frozenset[str] = frozenset()) -> Iterator[None]:
     """For a command that writes into a folder file by file: a folder holding anything else (a
     user's dataset, their photos) is refused before the first file; the folder is marked as this
     command's first, so that the command may write it again, interrupted or not."""
-    check_replaceable(Path(folder), command)
+    check_replaceable(Path(folder), command, layout)
     Path(folder).mkdir(parents=True, exist_ok=True)
     mark_made_by(Path(folder), command)
     yield

@@ -27,10 +27,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"run folder: {run}")
 
 
+# what `t2igan demo` wrote before its folders were marked: a demo folder of an older version
+DEMO_LAYOUT = frozenset({"dataset-sample", "run", "prompts.png", "eval.json"})
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from t2igan.demo import run_demo
 
-    with claimed(args.out, "folder"), owned(args.out, "demo"):
+    with claimed(args.out, "folder"), owned(args.out, "demo", DEMO_LAYOUT):
         run_demo(Path(args.out), args.max_minutes)
 
 

@@ -35,7 +35,7 @@ from t2igan.training.batches import Batches, CaptionTable, SharedNoise
 from t2igan.training.distributed import Group
 from t2igan.training.ema import EMA
 from t2igan.training.evaluation import TrainingEvaluation
-from t2igan.training.logbook import Logbook
+from t2igan.training.logbook import TENSORBOARD, Logbook
 from t2igan.training.precision import InFloat32, MixedPrecision
 from t2igan.training.warm_start import (
     backbone_record,
@@ -303,6 +303,11 @@ class Trainer:
                         img_s=f"{rate:.0f}", **left)
 
 
+# what a run folder held before run folders were marked (an older version's run, killed early)
+RUN_LAYOUT = frozenset({runs.CONFIG, runs.LOG, runs.SAMPLES, runs.CHECKPOINTS, TENSORBOARD,
+                        "eval.json", "eval.md"})
+
+
 def train(cfg: TrainConfig, run: str | Path, resume: bool = False, progress: bool = True) -> dict:
     """Train a model into a run folder (or continue it with resume=True); returns a summary.
 
@@ -329,7 +334,7 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, progress: bool, group: Gro
         raise UserError(f"{run} already holds a run; pass --resume to continue it "
                         "or choose another --out")
     if not resume:  # a folder of other files (a config.json of the user's) is not overwritten
-        files.check_replaceable(run, "train")
+        files.check_replaceable(run, "train", RUN_LAYOUT)
     if group.main:
         run.mkdir(parents=True, exist_ok=True)
         files.mark_made_by(run, "train")
