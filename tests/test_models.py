@@ -199,3 +199,14 @@ def test_stage2_d_loss_weights_real_terms_by_half_and_fake_terms_by_a_third() ->
     confident = losses.matching_aware_d_loss_with_unconditional(zero + 9, zero + 9, zero - 9,
                                                                 zero - 9, zero - 9)
     assert confident < 1e-3
+
+
+def test_fastgan_glu_is_f_glu_and_keeps_the_gradient_channels_last() -> None:
+    # F.glu hands back its input's gradient in the other memory format on channels_last maps,
+    # and the batch norm before it then runs its backward 3x slower
+    from t2igan.models.fastgan import glu
+
+    x = torch.randn(4, 8, 16, 16).to(memory_format=torch.channels_last).requires_grad_()
+    torch.testing.assert_close(glu(x), F.glu(x, dim=1))
+    glu(x).sum().backward()
+    assert x.grad.is_contiguous(memory_format=torch.channels_last)

@@ -194,3 +194,16 @@ def test_photos_default_to_fastgan_on_frozen_features_and_renders_to_df_gan() ->
     renders = resolve(TrainConfig())
     assert (renders.model, renders.d_backbone, renders.augment) == ("df-gan", "none", "none")
     assert resolve(TrainConfig(data="caches/cars64", model="tac-gan")).d_backbone == "none"
+
+
+def test_backbone_reads_images_resized_to_d_input_size(tmp_path: Path) -> None:
+    cfg = TrainConfig(**SMALL, **GENERATORS["fastgan"], d_backbone="mobilenet-v2",
+                      d_input_size=96)  # 64-px images, read by the backbone at 96 px
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    seen = []
+    trainer.D.backbone.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape))
+    assert torch.isfinite(trainer.train_step()["loss_d"])
+    assert seen and all(shape[2:] == (96, 96) for shape in seen)
+    # heads sized for the maps at 96 px (24, 12, 6, 3 a side), each halving while over 4: 3x3
+    logits = trainer.D(torch.randn(2, 3, 64, 64), torch.randn(2, trainer.text_dim)).logits
+    assert logits.shape == (2, 4 * 9)

@@ -108,6 +108,10 @@ class TrainConfig(DataSettings):
                                      "efficientnet-lite0/1/2 or mobilenet-v2; none: the model's "
                                      "own D (default: none; fastgan: efficientnet-lite0)",
                                      group="model", choices=BACKBONES)
+    d_input_size: int = setting(0, "the side the frozen backbone reads: images are resized "
+                                "(bilinear) so that their shorter side is this before it; 0 "
+                                "reads them at their own size (Projected GAN: 224)",
+                                group="model", check=between(0, 1024))
     init_from: str | None = setting(None, "start from another run's latest weights (G, D, EMA; "
                                     "new optimiser state), e.g. a cats run fine-tuned on cars; "
                                     "model, sizes and text encoder must match", group="model")

@@ -144,5 +144,6 @@ def build_networks(text_dim: int, cfg: TrainConfig,
     if cfg.d_backbone != "none":
         condition = cfg.text_code if spec.d_reads_code else text_dim
         D = ProjectedDiscriminator(FrozenBackbone(cfg.d_backbone), cfg.size, condition,
-                                   num_classes if spec.needs_labels else 0, cfg.aux_loss)
+                                   num_classes if spec.needs_labels else 0, cfg.aux_loss,
+                                   input_size=cfg.d_input_size)
     return G, D

@@ -45,6 +45,14 @@ class ConditionalNorm(nn.Module):
         return self.norm(x) * (1 + scale) + shift
 
 
+def glu(x: torch.Tensor) -> torch.Tensor:
+    """F.glu over channels, written out: on channels_last maps F.glu's gradient comes back in the
+    other memory format, and the batch norm's backward before it then runs 3x slower (measured:
+    one 64-px up-block's forward and backward 342 ms -> 123 ms for 32 images on a 2-core CPU)."""
+    value, gate = x.chunk(2, dim=1)
+    return value * torch.sigmoid(gate)
+
+
 class UpBlock(nn.Module):
     def __init__(self, cond_dim: int, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -53,7 +61,7 @@ class UpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         x = self.conv(F.interpolate(x, scale_factor=2.0))
-        return F.glu(self.norm(x, cond), dim=1)
+        return glu(self.norm(x, cond))
 
 
 class SkipExcitation(nn.Module):
@@ -80,7 +88,7 @@ class Generator(base.Generator):
         # FastGAN's first layer sees the noise alone: with [noise, sentence] here, G drew one
         # image per caption whatever the noise (a 6-minute cars run)
         self.start = nn.Sequential(nn.ConvTranspose2d(nz, 2 * chans[0], (h0, w0)),
-                                   nn.BatchNorm2d(2 * chans[0]), nn.GLU(dim=1))
+                                   nn.BatchNorm2d(2 * chans[0]))
         self.blocks = nn.ModuleList(UpBlock(cond_dim, c_in, c_out)
                                     for c_in, c_out in zip(chans, chans[1:]))
         # level i (0: the start grid) gates level i + SLE_SPAN
@@ -91,7 +99,7 @@ class Generator(base.Generator):
 
     def forward(self, z: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         cond = torch.cat([z, text], dim=1)  # (B, nz + text_dim)
-        levels = [self.start(z[:, :, None, None])]  # (B, 8ngf, h0, w0)
+        levels = [glu(self.start(z[:, :, None, None]))]  # (B, 8ngf, h0, w0)
         for i, block in enumerate(self.blocks, start=1):
             x = block(levels[-1], cond)
             if str(i) in self.excite:

@@ -90,11 +90,14 @@ class ProjectedDiscriminator(base.Discriminator):
     """The model contract's D on frozen features: logits (B, N) for N positions over 4 heads."""
 
     def __init__(self, backbone: FrozenBackbone, size: tuple[int, int], cond_dim: int,
-                 num_classes: int = 0, aux_loss: str = "ac", class_embed_dim: int = 512) -> None:
+                 num_classes: int = 0, aux_loss: str = "ac", class_embed_dim: int = 512,
+                 input_size: int = 0) -> None:
         super().__init__()
         self.backbone = backbone
         self.mixing = RandomMixing(backbone.channels)
-        sides = [min(size) // 2 ** (i + 2) for i in range(4)]
+        # the backbone reads images scaled so that their shorter side is input_size (0: as given)
+        self.scale = input_size / min(size) if input_size else 1.0
+        sides = [round(min(size) * self.scale) // 2 ** (i + 2) for i in range(4)]
         self.heads = nn.ModuleList(Head(c, max(s, 1), cond_dim)
                                    for c, s in zip(MIX_CHANNELS, sides))
         self.aux_loss = aux_loss
@@ -107,6 +110,9 @@ class ProjectedDiscriminator(base.Discriminator):
     def forward(self, images: torch.Tensor, text: torch.Tensor,
                 mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
+        if self.scale != 1.0:
+            images = F.interpolate(images, scale_factor=self.scale, mode="bilinear",
+                                   align_corners=False, antialias=self.scale < 1)
         mixed = self.mixing(self.backbone(images))
         features = [head.features(m) for head, m in zip(self.heads, mixed)]
 

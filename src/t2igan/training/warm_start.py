@@ -22,7 +22,7 @@ from t2igan.pretrained import PACKAGED
 
 # settings that shape the networks: a source run must share them
 SHAPING = ("model", "image_size", "nz", "ngf", "ndf", "text_code", "text_encoder", "stage",
-           "d_backbone", "aux_loss")
+           "d_backbone", "d_input_size", "aux_loss")
 CLASS_HEADS = ("D.classify.", "D.proxies.")  # sized by the data's classes, not by the settings
 
 
