@@ -204,6 +204,28 @@ def test_backbone_reads_images_resized_to_d_input_size(tmp_path: Path) -> None:
     trainer.D.backbone.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape))
     assert torch.isfinite(trainer.train_step()["loss_d"])
     assert seen and all(shape[2:] == (96, 96) for shape in seen)
-    # heads sized for the maps at 96 px (24, 12, 6, 3 a side), each halving while over 4: 3x3
+    # heads sized for the maps at 96 px (24, 12, 6, 3 a side), each halving while over 8
     logits = trainer.D(torch.randn(2, 3, 64, 64), torch.randn(2, trainer.text_dim)).logits
-    assert logits.shape == (2, 4 * 9)
+    assert logits.shape == (2, 3 * 6 * 6 + 3 * 3)
+
+
+def test_backbone_reads_twice_the_side_up_to_224_and_earlier_runs_their_own(
+        tmp_path: Path) -> None:
+    from t2igan.models import resolve
+    from t2igan.runs import read_config
+
+    def side(**settings: object) -> int:
+        return resolve(TrainConfig(data="caches/cars", **settings)).d_input_size
+
+    assert (side(), side(image_size="128"), side(image_size="256")) == (128, 224, 256)
+    assert side(model="tac-gan") == 0  # no backbone, nothing to resize
+    assert side(d_input_size=64) == 64
+    # a run saved before the setting existed trained at its own size, heads down to 4x4
+    assert main(["train", "--out", str(tmp_path), *FASTGAN, "--steps", "2"]) == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["d_input_size"] == 128
+    del config["d_input_size"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    old = Trainer(read_config(tmp_path), tmp_path / "old", progress=False)
+    logits = old.D(torch.randn(2, 3, 64, 64), torch.randn(2, old.text_dim)).logits
+    assert old.D.scale == 1.0 and logits.shape == (2, 3 * 4 * 4 + 2 * 2)  # maps 16, 8, 4, 2

@@ -108,10 +108,12 @@ class TrainConfig(DataSettings):
                                      "efficientnet-lite0/1/2 or mobilenet-v2; none: the model's "
                                      "own D (default: none; fastgan: efficientnet-lite0)",
                                      group="model", choices=BACKBONES)
-    d_input_size: int = setting(0, "the side the frozen backbone reads: images are resized "
-                                "(bilinear) so that their shorter side is this before it; 0 "
-                                "reads them at their own size (Projected GAN: 224)",
-                                group="model", check=between(0, 1024))
+    d_input_size: int | None = setting(None, "the side the frozen backbone reads: images are "
+                                       "resized (bilinear) so that their shorter side is this "
+                                       "(default: twice theirs, at most 224, the size Projected "
+                                       "GAN reads; 0: their own size and heads down to 4x4, as "
+                                       "runs from before this setting)",
+                                       group="model", check=between(0, 1024))
     init_from: str | None = setting(None, "start from another run's latest weights (G, D, EMA; "
                                     "new optimiser state), e.g. a cats run fine-tuned on cars; "
                                     "model, sizes and text encoder must match", group="model")
@@ -193,6 +195,16 @@ class TrainConfig(DataSettings):
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def saved(cls, values: dict[str, Any]) -> TrainConfig:
+        """A run's saved config (config.json, a checkpoint's meta): a setting it lacks was added
+        after the run was made, and takes the value such runs trained with."""
+        return cls(**{**SAVED_BEFORE_SETTING, **values})
+
+
+# settings added after runs were saved without them -> the behaviour those runs had
+SAVED_BEFORE_SETTING = {"d_input_size": 0}
 
 
 @dataclass

@@ -65,7 +65,7 @@ def read_config(run: str | Path) -> TrainConfig:
         raise UserError(f"{run} is not a t2igan run folder: it has no {CONFIG}")
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
-        return TrainConfig(**values)
+        return TrainConfig.saved(values)
     except (OSError, ValueError, TypeError, RecursionError) as error:
         raise UserError(f"{path} is not a config t2igan can read "
                         f"({str(error).splitlines()[0]})") from None
@@ -176,7 +176,7 @@ class Checkpoint:
     def config(self) -> TrainConfig:
         """The resolved config the checkpoint was trained with."""
         try:
-            return TrainConfig(**self.meta["config"])
+            return TrainConfig.saved(self.meta["config"])
         except TypeError as error:
             raise UserError(f"checkpoint {self.path} has a config this version cannot read "
                             f"({error})") from None

@@ -15,8 +15,10 @@ at each position is w . f + <f, project(text)> / sqrt(E) (projection; Miyato & K
 A class, where the model has one, is the model's own auxiliary-classifier loss on a linear
 head over the pooled head features (TAC-GAN's ac, ReACGAN's d2d-ce).
 
-Two changes for small images on a CPU: the backbone reads the image at its own size (no
-resize to 224), and a head stops down-sampling at 4x4 (the coarsest maps are 2x2 at 64 px).
+The backbone reads the images resized so that their shorter side is --d-input-size (by default
+twice theirs, at most 224: Projected GAN resizes to 224, a 10x dearer step at 64 px on a 2-core CPU
+px), and a head stops down-sampling at 8x8, as Projected GAN's. Runs from before that setting
+(d_input_size 0) read at the image's own size with heads down to 4x4, and still load.
 Heads have no batch norm: D judges real, fake and mismatched batches in separate passes, and
 batch statistics let it tell those batches apart (docs/models.md, GAN-INT-CLS).
 """
@@ -36,6 +38,7 @@ from t2igan.models.backbones import FrozenBackbone
 MIX_CHANNELS = (64, 128, 256, 512)  # Projected GAN's widened CCM output, finest to coarsest
 EMBED_DIM = 64  # the width of each head's last feature map and of the text projection into it
 MIX_SEED = 0  # the random mixing is the same in every run
+HEAD_END = 8  # heads down-sample to 8x8, as Projected GAN's; runs before --d-input-size: 4x4
 
 
 class RandomMixing(nn.Module):
@@ -63,12 +66,13 @@ class RandomMixing(nn.Module):
 
 
 class Head(nn.Module):
-    """(B, C, s, s) mixed features -> (B, EMBED_DIM, <=4, <=4) map f; logits from f and text."""
+    """(B, C, s, s) mixed features -> (B, EMBED_DIM, <=end, <=end) map f; logits from f and
+    text."""
 
-    def __init__(self, channels: int, side: int, cond_dim: int) -> None:
+    def __init__(self, channels: int, side: int, cond_dim: int, end: int = HEAD_END) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        while side > 4:  # strided 4x4 convs down to 4x4, widening up to 512
+        while side > end:  # strided 4x4 convs down to `end`, widening up to 512
             out = min(2 * channels, 512)
             layers += [spectral_norm(nn.Conv2d(channels, out, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
             channels, side = out, side // 2
@@ -98,7 +102,8 @@ class ProjectedDiscriminator(base.Discriminator):
         # the backbone reads images scaled so that their shorter side is input_size (0: as given)
         self.scale = input_size / min(size) if input_size else 1.0
         sides = [round(min(size) * self.scale) // 2 ** (i + 2) for i in range(4)]
-        self.heads = nn.ModuleList(Head(c, max(s, 1), cond_dim)
+        end = HEAD_END if input_size else 4
+        self.heads = nn.ModuleList(Head(c, max(s, 1), cond_dim, end)
                                    for c, s in zip(MIX_CHANNELS, sides))
         self.aux_loss = aux_loss
         if num_classes:
