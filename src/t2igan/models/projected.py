@@ -16,8 +16,8 @@ A class, where the model has one, is the model's own auxiliary-classifier loss o
 head over the pooled head features (TAC-GAN's ac, ReACGAN's d2d-ce).
 
 The backbone reads the images resized so that their shorter side is --d-input-size (by default
-twice theirs, at most 224: Projected GAN resizes to 224, a 10x dearer step at 64 px on a 2-core CPU
-px), and a head stops down-sampling at 8x8, as Projected GAN's. Runs from before that setting
+twice theirs, at most 224: Projected GAN resizes to 224, a 10x dearer step at 64 px on 2 CPU
+cores), and a head stops down-sampling at 8x8, as Projected GAN's. Runs from before that setting
 (d_input_size 0) read at the image's own size with heads down to 4x4, and still load.
 Heads have no batch norm: D judges real, fake and mismatched batches in separate passes, and
 batch statistics let it tell those batches apart (docs/models.md, GAN-INT-CLS).
