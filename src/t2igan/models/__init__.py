@@ -103,7 +103,7 @@ def get_model(name: str) -> ModelSpec:
 
 def default_model(data: str) -> str:
     """DF-GAN on the procedural renders; on photos, the FastGAN-style G against the D on frozen
-    EfficientNet-Lite0 features, which made the most car-like cars in 20 CPU minutes
+    EfficientNet-Lite0 features, which made the most car-like cars in 30 CPU minutes
     (docs/results.md, "Frozen-feature discriminators")."""
     return "df-gan" if data == "synthetic" else "fastgan"
 
