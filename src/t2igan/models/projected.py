@@ -38,7 +38,8 @@ from t2igan.models.backbones import FrozenBackbone
 MIX_CHANNELS = (64, 128, 256, 512)  # Projected GAN's widened CCM output, finest to coarsest
 EMBED_DIM = 64  # the width of each head's last feature map and of the text projection into it
 MIX_SEED = 0  # the random mixing is the same in every run
-HEAD_END = 8  # heads down-sample to 8x8, as Projected GAN's; runs before --d-input-size: 4x4
+HEAD_END = 8  # heads down-sample to 8x8, as Projected GAN's
+LEGACY_HEAD_END = 4  # ... and to 4x4 in runs saved before --d-input-size (d_input_size 0)
 
 
 class RandomMixing(nn.Module):
@@ -102,7 +103,7 @@ class ProjectedDiscriminator(base.Discriminator):
         # the backbone reads images scaled so that their shorter side is input_size (0: as given)
         self.scale = input_size / min(size) if input_size else 1.0
         sides = [round(min(size) * self.scale) // 2 ** (i + 2) for i in range(4)]
-        end = HEAD_END if input_size else 4
+        end = HEAD_END if input_size else LEGACY_HEAD_END
         self.heads = nn.ModuleList(Head(c, max(s, 1), cond_dim, end)
                                    for c, s in zip(MIX_CHANNELS, sides))
         self.aux_loss = aux_loss
