@@ -57,7 +57,8 @@ CONFIGS = {
     "df-gan-16+aug": dict(model="df-gan", ngf=16, ndf=16, augment=AUG),
     "df-gan-8+ct": dict(model="df-gan", ngf=8, ndf=8, augment=AUG_CT),
     # D on frozen ImageNet features (Projected GAN), DiffAugment's full policy by default
-    "fastgan-16+lite0": dict(model="fastgan", ngf=16),  # backbone reads at 128 px (default)
+    "fastgan-16+lite0": dict(model="fastgan", ngf=16),  # backbone reads at 128 px, lr 4e-4
+    "fastgan-16+lite0-2e-4": dict(model="fastgan", ngf=16, lr=2e-4),  # Projected GAN's lr
     "fastgan-16+lite0@64": dict(model="fastgan", ngf=16, d_input_size=0),  # as issue 13 first
     "fastgan-16+mobilenet": dict(model="fastgan", ngf=16, d_backbone="mobilenet-v2"),
     "df-gan-16+lite0": dict(model="df-gan", ngf=16, d_backbone="efficientnet-lite0", lr=2e-4,
