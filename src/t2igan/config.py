@@ -128,8 +128,8 @@ class TrainConfig(DataSettings):
                                         group="optimisation", check=MINUTES)
     batch_size: int = setting(64, "images per step (at least 2: mismatched captions come from "
                               "other images in the batch)", group="optimisation", check=BATCH)
-    lr: float | None = setting(None, "Adam learning rate of G (DF-GAN: 1e-4; others: 2e-4)",
-                               group="optimisation", check=RATE)
+    lr: float | None = setting(None, "Adam learning rate of G (DF-GAN: 1e-4; fastgan: 4e-4; "
+                               "others: 2e-4)", group="optimisation", check=RATE)
     lr_d: float | None = setting(None, "Adam learning rate of D (DF-GAN: 4e-4; others: --lr)",
                                  group="optimisation", check=RATE)
     beta1: float | None = setting(None, "Adam beta1 (DF-GAN: 0.0; others: 0.5)",
