@@ -59,6 +59,8 @@ CONFIGS = {
     # D on frozen ImageNet features (Projected GAN), DiffAugment's full policy by default
     "fastgan-16+lite0": dict(model="fastgan", ngf=16),  # backbone reads at 128 px, lr 4e-4
     "fastgan-16+lite0-2e-4": dict(model="fastgan", ngf=16, lr=2e-4),  # Projected GAN's lr
+    # ... with TAC-GAN's auxiliary classifier of the car's class on the projected D's heads
+    "fastgan-16+lite0+ac": dict(model="fastgan", ngf=16, label="label"),
     "fastgan-16+lite0@64": dict(model="fastgan", ngf=16, d_input_size=0),  # as issue 13 first
     "fastgan-16+mobilenet": dict(model="fastgan", ngf=16, d_backbone="mobilenet-v2"),
     "df-gan-16+lite0": dict(model="df-gan", ngf=16, d_backbone="efficientnet-lite0", lr=2e-4,

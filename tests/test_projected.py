@@ -179,6 +179,32 @@ def test_init_from_keeps_a_fresh_class_head_when_the_classes_differ(tmp_path: Pa
     assert trainer.step == 0
 
 
+@pytest.mark.parametrize("aux_loss", ["ac", "d2d-ce"])
+def test_label_gives_fastgan_a_class_loss_in_d_and_g(aux_loss: str, tmp_path: Path) -> None:
+    cfg = TrainConfig(**SMALL, **GENERATORS["fastgan"], d_backbone="mobilenet-v2",
+                      label="subject", aux_loss=aux_loss)
+    trainer = Trainer(cfg, tmp_path, progress=False)
+    assert len(trainer.classes) > 1
+    head = trainer.D.classify.weight.clone()
+    stats = trainer.train_step()
+    assert stats["d_class"] > 0 and stats["g_class"] > 0
+    assert not torch.equal(head, trainer.D.classify.weight)  # D's class head learns
+    # G's loss is the hinge term (minus the mean fake logit) plus its class term
+    torch.testing.assert_close(stats["loss_g"], -stats["g_fake"] + stats["g_class"])
+
+
+@pytest.mark.parametrize("settings, error", [
+    (dict(model="gan-int-cls"), "gan-int-cls has no class loss"),
+    (dict(model="fastgan", d_backbone="none"), "needs a D on frozen features"),
+])
+def test_a_label_nothing_would_learn_from_is_an_error(settings: dict, error: str) -> None:
+    from t2igan.models import resolve
+
+    with pytest.raises(UserError, match=error):
+        resolve(TrainConfig(**settings, label="subject"))
+    resolve(TrainConfig(model="tac-gan", label="subject"))  # its own class head
+
+
 def test_fastgan_is_listed_with_its_backbone(capsys: pytest.CaptureFixture) -> None:
     assert main(["models"]) == 0
     listing = capsys.readouterr().out

@@ -101,8 +101,10 @@ class TrainConfig(DataSettings):
                          "run)", group="model", choices=[1, 2])
     stage1_run: str | None = setting(None, "StackGAN stage 2: the run folder of the trained "
                                      "stage I", group="model")
-    label: str | None = setting(None, "TAC-GAN's class per image: attribute names joined by + "
-                                "(synthetic: subject+color; folders: label)", group="model")
+    label: str | None = setting(None, "class per image for an auxiliary classifier in D "
+                                "(TAC-GAN; df-gan and fastgan with --d-backbone): attribute names "
+                                "joined by + (synthetic: subject+color; folders: label)",
+                                group="model")
     d_backbone: str | None = setting(None, "frozen pretrained ImageNet network under D, with "
                                      "trainable heads at 4 scales (Projected GAN): "
                                      "efficientnet-lite0/1/2 or mobilenet-v2; none: the model's "

@@ -41,6 +41,9 @@ class ModelSpec:
     # the paper's settings for unset config fields
     defaults: dict[str, Any] = field(default_factory=dict)
     needs_labels: bool = False  # trains on a class label per image (--label)
+    # with a projected D (--d-backbone), --label adds an auxiliary classifier to it (TAC-GAN's
+    # class loss); objectives that do not say so have no class term
+    takes_labels: bool = False
     # D judges StackGAN's condition code (text_code wide) in place of the sentence vector
     d_reads_code: bool = False
     # Optional hooks: more defaults computed from the config, and weights to start from
@@ -61,7 +64,8 @@ MODELS: dict[str, ModelSpec] = {
                     "text-image fusion blocks, hinge loss + MA-GP",
         sizes=df_gan.SIZES, build=df_gan.build,
         objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
-        defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32)),
+        defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32),
+        takes_labels=True),
     "fastgan": ModelSpec(
         name="fastgan",
         description="Liu et al. 2021 / Projected GAN (default on photos): lightweight G "
@@ -72,7 +76,8 @@ MODELS: dict[str, ModelSpec] = {
         # ngf 16 and lr 4e-4 (twice Projected GAN's): measured on cars in 10 CPU minutes
         # (docs/results.md); raise ngf on a GPU
         defaults=dict(lr=4e-4, beta1=0.0, beta2=0.99, ngf=16, ndf=32,
-                      d_backbone="efficientnet-lite0")),
+                      d_backbone="efficientnet-lite0"),
+        takes_labels=True),
     "stackgan": ModelSpec(
         name="stackgan",
         description="Zhang et al. 2017: conditioning augmentation; stage I 64 px, stage II 256 px "
@@ -85,7 +90,7 @@ MODELS: dict[str, ModelSpec] = {
         description="Dash et al. 2017: auxiliary classifier on D (--label); --aux-loss d2d-ce for "
                     "ReACGAN's loss",
         sizes=tac_gan.SIZES, build=tac_gan.build,
-        objective=lambda cfg: tac_gan.Objective(cfg.aux_loss),
+        objective=lambda cfg: tac_gan.Objective(),
         defaults=dict(text_code=256), needs_labels=True),
     "gan-int-cls": ModelSpec(
         name="gan-int-cls",
@@ -134,8 +139,24 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     if cfg.label is None and spec.needs_labels:
         cfg = dataclasses.replace(cfg,
                                   label="subject+color" if cfg.data == "synthetic" else "label")
+    if cfg.label is not None:
+        check_labels(spec, cfg)
     spec.check_size(cfg.size)
     return cfg
+
+
+def check_labels(spec: ModelSpec, cfg: TrainConfig) -> None:
+    """--label trains a class head: TAC-GAN's own, or a projected D's under a model whose
+    objective has the class loss. Anywhere else it would be ignored, so it is an error."""
+    if spec.needs_labels:
+        return
+    takers = [name for name, other in MODELS.items() if other.takes_labels]
+    if not spec.takes_labels:
+        raise UserError(f"--label: {spec.name} has no class loss; tac-gan has one, and so do "
+                        f"{' and '.join(takers)} with --d-backbone")
+    if cfg.d_backbone == "none":
+        raise UserError(f"--label with {spec.name} needs a D on frozen features (--d-backbone "
+                        "efficientnet-lite0): its own D has no class head")
 
 
 def backbone_input_size(size: tuple[int, int]) -> int:
@@ -151,12 +172,12 @@ def build_networks(text_dim: int, cfg: TrainConfig,
                    num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
     """G and D of a resolved config: the model's own pair, or its G against a discriminator on
     frozen pretrained features (--d-backbone), which then takes the model's condition and, for a
-    model with labels, its class head."""
+    run with labels (--label), a class head."""
     spec = get_model(cfg.model)
     G, D = spec.build(text_dim, cfg, num_classes)
     if cfg.d_backbone != "none":
         condition = cfg.text_code if spec.d_reads_code else text_dim
         D = ProjectedDiscriminator(FrozenBackbone(cfg.d_backbone), cfg.size, condition,
-                                   num_classes if spec.needs_labels else 0, cfg.aux_loss,
+                                   num_classes if cfg.label is not None else 0, cfg.aux_loss,
                                    input_size=cfg.d_input_size)
     return G, D

@@ -20,7 +20,14 @@ from torch import nn
 from t2igan import losses
 from t2igan.models import base
 from t2igan.models.layers import base_grid
-from t2igan.models.objective import Batch, Generated, judge_matching, stats
+from t2igan.models.objective import (
+    Batch,
+    Generated,
+    class_loss,
+    d_class_loss,
+    judge_matching,
+    stats,
+)
 from t2igan.models.objective import Objective as SharedGeneration
 
 SIZES = ((64, 64), (128, 128), (256, 256), (128, 96), (256, 192), (512, 384))
@@ -153,7 +160,8 @@ class Objective(SharedGeneration):
 
     Without the penalty (gradient_penalty=False) for a D on frozen pretrained features: Projected
     GAN trains with none, and through a frozen backbone it would cost a second backward pass
-    through the whole network every step."""
+    through the whole network every step. A D that classifies (a projected D trained with
+    --label) adds TAC-GAN's class loss for D and G."""
 
     def __init__(self, gradient_penalty: bool = True) -> None:
         self.gradient_penalty = gradient_penalty
@@ -164,9 +172,12 @@ class Objective(SharedGeneration):
         real_images = batch.real.detach().requires_grad_(penalised)
         text = batch.text.detach().requires_grad_(penalised)  # MA-GP differentiates w.r.t. text too
         real, fake = judge_matching(D, real_images, generated.images.detach(), text,
-                                    batch.mismatched)
+                                    batch.mismatched, batch.labels)
         loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits)
         logged = stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
+        if real.classes is not None:
+            classes = d_class_loss(real, fake, batch.labels)
+            loss, logged["d_class"] = loss + classes, classes.detach()
         if penalised:
             penalty = losses.matching_aware_gradient_penalty(real.logits, real_images, text,
                                                              GP_WEIGHT, GP_POWER)
@@ -175,6 +186,10 @@ class Objective(SharedGeneration):
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
                        noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        fake = D(generated.images, batch.text)
+        fake = D(generated.images, batch.text, labels=batch.labels)
         loss = losses.hinge_g_loss(fake.logits)
-        return loss, stats(g_fake=fake.logits)
+        logged = stats(g_fake=fake.logits)
+        if fake.classes is not None:
+            classes = class_loss(fake, batch.labels)
+            loss, logged["g_class"] = loss + classes, classes.detach()
+        return loss, logged

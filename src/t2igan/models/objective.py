@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from t2igan import losses
 from t2igan.models.base import Judgement
 
 
@@ -76,6 +77,21 @@ def judge_matching(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, text: t
     ignore it."""
     real_judged = D(real, text, mismatched, labels)
     return real_judged, D(fake, text, labels=labels)
+
+
+def class_loss(judged: Judgement, labels: torch.Tensor) -> torch.Tensor:
+    """The auxiliary classifier's loss on one verdict: cross-entropy of the class logits (AC-GAN,
+    TAC-GAN), or ReACGAN's D2D-CE when D gave an embedding and its classes' proxies."""
+    if judged.proxies is None:
+        return losses.auxiliary_class_loss(judged.classes, labels)
+    return losses.data_to_data_cross_entropy(judged.classes, judged.proxies, labels)
+
+
+def d_class_loss(real: Judgement, fake: Judgement, labels: torch.Tensor) -> torch.Tensor:
+    """D's class term: on real images, and on G's images labelled with their caption's class as
+    AC-GAN does; D2D-CE learns from real images only (ReACGAN)."""
+    loss = class_loss(real, labels)
+    return loss if real.proxies is not None else loss + class_loss(fake, labels)
 
 
 def stats(**values: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -20,12 +20,18 @@ from torch import nn
 
 from t2igan import losses
 from t2igan.models import base, gan_int_cls
-from t2igan.models.objective import Batch, Generated, judge_matching, stats
+from t2igan.models.objective import (
+    Batch,
+    Generated,
+    class_loss,
+    d_class_loss,
+    judge_matching,
+    stats,
+)
 from t2igan.models.objective import Objective as SharedGeneration
 
 SIZES = gan_int_cls.SIZES
-AUX_WEIGHT = 1.0  # TAC-GAN adds its class losses unweighted
-D2D_TEMPERATURE, D2D_MARGIN, EMBED_DIM = 0.5, 0.98, 512  # ReACGAN's defaults
+EMBED_DIM = 512  # ReACGAN's class embedding
 
 
 class Discriminator(gan_int_cls.Discriminator):
@@ -64,35 +70,21 @@ def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Modul
 
 
 class Objective(SharedGeneration):
-    """Matching-aware BCE GAN loss plus the class loss: on real and fake images for D (AC-GAN),
-    on real images only for D2D-CE (ReACGAN), and on fakes for G."""
-
-    def __init__(self, aux_loss: str = "ac") -> None:
-        self.classify_fakes_in_d = aux_loss == "ac"
-
-    @staticmethod
-    def class_loss(judged: base.Judgement, labels: torch.Tensor) -> torch.Tensor:
-        if judged.proxies is None:
-            return losses.auxiliary_class_loss(judged.classes, labels)
-        return losses.data_to_data_cross_entropy(judged.classes, judged.proxies, labels,
-                                                 D2D_TEMPERATURE, D2D_MARGIN)
+    """Matching-aware BCE GAN loss plus the class loss, added unweighted as TAC-GAN does: on real
+    and fake images for D (AC-GAN), on real images only for D2D-CE (ReACGAN), and on fakes for G."""
 
     def discriminator_loss(self, D: nn.Module, batch: Batch,
                            generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         real, fake = judge_matching(D, batch.real, generated.images.detach(), batch.text,
                                     batch.mismatched, batch.labels)
         adversarial = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
-        class_loss = self.class_loss(real, batch.labels)
-        if self.classify_fakes_in_d:
-            class_loss = class_loss + self.class_loss(fake, batch.labels)
-        return adversarial + AUX_WEIGHT * class_loss, stats(d_real=real.logits,
-                                                             d_wrong=real.mismatched,
-                                                             d_fake=fake.logits, d_class=class_loss)
+        classes = d_class_loss(real, fake, batch.labels)
+        return adversarial + classes, stats(d_real=real.logits, d_wrong=real.mismatched,
+                                            d_fake=fake.logits, d_class=classes)
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
                        noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake = D(generated.images, batch.text, labels=batch.labels)
         adversarial = losses.non_saturating_g_loss(fake.logits)
-        class_loss = self.class_loss(fake, batch.labels)
-        return adversarial + AUX_WEIGHT * class_loss, stats(g_adversarial=adversarial,
-                                                             g_class=class_loss)
+        classes = class_loss(fake, batch.labels)
+        return adversarial + classes, stats(g_adversarial=adversarial, g_class=classes)

@@ -88,7 +88,7 @@ class Trainer:
             packaged_file(cfg.d_backbone)  # a missing or damaged package fails before the data
         self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every and group.main else None
         seed_process(cfg.seed)
-        self._load_data(spec.needs_labels)
+        self._load_data(with_labels=cfg.label is not None)
         G, D = build_networks(self.text_dim, cfg, len(self.classes))
         if spec.warm_start:
             spec.warm_start(G, cfg)
@@ -106,7 +106,7 @@ class Trainer:
         self.step = 0
         self.saved_step: int | None = None  # the step of the newest checkpoint on disk
 
-    def _load_data(self, needs_labels: bool) -> None:
+    def _load_data(self, with_labels: bool) -> None:
         cfg = self.cfg
         dataset = open_dataset(cfg.data, cfg.size, "train", cfg.seed, cfg.source_options(), cfg.fit)
         data = load_into_memory(dataset, cfg.num_images, self.progress)
@@ -124,7 +124,7 @@ class Trainer:
         table = CaptionTable(data.captions, vectors, self.device)
         self.text_dim = table.vectors.shape[1]
         self.classes, labels = [], None
-        if needs_labels:
+        if with_labels:
             self.classes, labels = class_labels(data.attributes, cfg.label)
             labels = labels.to(self.device)
         self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
