@@ -19,15 +19,8 @@ import torch
 from torch import nn
 
 from t2igan import losses
-from t2igan.models import base, gan_int_cls
-from t2igan.models.objective import (
-    Batch,
-    Generated,
-    class_loss,
-    d_class_loss,
-    judge_matching,
-    stats,
-)
+from t2igan.models import base, gan_int_cls, objective
+from t2igan.models.objective import Batch, Generated, judge_matching, stats
 from t2igan.models.objective import Objective as SharedGeneration
 
 SIZES = gan_int_cls.SIZES
@@ -78,7 +71,7 @@ class Objective(SharedGeneration):
         real, fake = judge_matching(D, batch.real, generated.images.detach(), batch.text,
                                     batch.mismatched, batch.labels)
         adversarial = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
-        classes = d_class_loss(real, fake, batch.labels)
+        classes = objective.d_class_loss(real, fake, batch.labels)
         return adversarial + classes, stats(d_real=real.logits, d_wrong=real.mismatched,
                                             d_fake=fake.logits, d_class=classes)
 
@@ -86,5 +79,5 @@ class Objective(SharedGeneration):
                        noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake = D(generated.images, batch.text, labels=batch.labels)
         adversarial = losses.non_saturating_g_loss(fake.logits)
-        classes = class_loss(fake, batch.labels)
+        classes = objective.class_loss(fake, batch.labels)
         return adversarial + classes, stats(g_adversarial=adversarial, g_class=classes)
