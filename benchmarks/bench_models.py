@@ -35,6 +35,11 @@ RUNS = {
     "stackgan": dict(model="stackgan", ngf=32, ndf=16),
     "tac-gan (ac)": dict(model="tac-gan", ngf=16, ndf=16, aux_loss="ac"),
     "tac-gan (d2d-ce)": dict(model="tac-gan", ngf=16, ndf=16, aux_loss="d2d-ce"),
+    # Frozen-feature D (issue 13): fastgan's defaults (lr 4e-4, EfficientNet-Lite0 read at 128 px),
+    # and the demo's G against the same D; ndf is the projected heads' width
+    "fastgan + lite0": dict(model="fastgan", ngf=16, ndf=32),
+    "gan-int-cls + lite0": dict(model="gan-int-cls", ngf=16, ndf=32, lr=4e-4,
+                                d_backbone="efficientnet-lite0"),
 }
 METRICS = ["attributes", "ms-ssim", "fid", "kid", "precision", "recall"]
 # --tiny: these defaults instead (flags given still win); "overrides" go into every TrainConfig.
