@@ -230,3 +230,15 @@ def test_generate_numbers_out_of_range_are_one_line(
 def test_numpy_integers_are_whole_numbers(model: t2igan.TextToImage) -> None:
     arrays = model.generate_arrays(CAT, num=np.int64(2), seed=np.int64(3))
     assert np.array_equal(arrays, model.generate_arrays(CAT, num=2, seed=3))
+
+
+def test_precision_bf16_samples_near_fp32_and_says_so(tiny_run: Path, tmp_path: Path,
+                                                      model: t2igan.TextToImage) -> None:
+    fast = t2igan.load(tiny_run, device="cpu", precision="bf16")
+    assert model.meta["precision"] == "fp32" and fast.meta["precision"] == "bf16"
+    exact, near = model.generate_arrays(CAT, 2, seed=3), fast.generate_arrays(CAT, 2, seed=3)
+    assert np.abs(exact.astype(int) - near.astype(int)).max() <= 16
+    out = tmp_path / "fast.png"
+    assert main(["generate", "--run", str(tiny_run), "--prompt", CAT, "--num", "2",
+                 "--precision", "bf16", "--out", str(out)]) == 0
+    assert Image.open(out).size[0] > 0

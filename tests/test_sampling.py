@@ -72,3 +72,22 @@ def test_zoo_generators_give_the_same_images_in_chunks(model: str) -> None:
     assert torch.equal(generate(G, text, num=4, seed=1).int(), whole)  # same seed, same images
     assert (chunked - whole).abs().max() <= 1
     assert (chunked != whole).float().mean() < 0.01
+
+
+def test_low_precision_sampling_is_autocast_with_fp32_images() -> None:
+    """precision bf16: G runs under bf16 autocast (its convolutions compute in bf16) and hands
+    back fp32 images close to fp32's; fp32 (the default) leaves G as it is."""
+    cfg = TrainConfig(model="df-gan", image_size="64", ngf=8, ndf=8, nz=10)
+    G = get_model("df-gan").build(TEXT_DIM, cfg, 0)[0]
+    assert for_sampling(G) is G
+    low = for_sampling(G, precision="bf16")
+    assert low.noise_dim == G.noise_dim
+    z, text = torch.randn(4, G.noise_dim), torch.randn(4, TEXT_DIM)
+    inner = []
+    G.to_rgb[1].register_forward_hook(lambda module, inputs, out: inner.append(out.dtype))
+    with torch.inference_mode():
+        exact, fast = G(z, text), low(z, text)
+    assert inner == [torch.float32, torch.bfloat16] and fast.dtype == torch.float32
+    assert 0 < (fast - exact).abs().max() < 0.1  # in [-1, 1]: a few levels of 255
+    with pytest.raises(UserError, match="precision must be one of"):
+        for_sampling(G, precision="fp8")

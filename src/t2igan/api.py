@@ -96,14 +96,14 @@ class TextToImage:
     """A trained generator, its config and its sentence encoder, ready to sample."""
 
     def __init__(self, run: str | Path | None = None, device: str = "auto",
-                 ema: bool = True) -> None:
+                 ema: bool = True, precision: str = "fp32") -> None:
         if run is not None and not isinstance(run, str | os.PathLike):
             raise UserError(f"run must be a folder's path, not {type(run).__name__}")
         if not isinstance(device, str | torch.device):  # an int would pick a CUDA device
             raise UserError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}")
         self.bundled = run is None
         self.run = BUNDLED_RUN if run is None else Path(run)
-        self.G, self.config, self.meta = load_generator(self.run, device, ema)
+        self.G, self.config, self.meta = load_generator(self.run, device, ema, precision)
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, torch.Tensor] = OrderedDict()
 
@@ -214,11 +214,13 @@ class TextToImage:
         return _to_pil(_to_arrays(images))
 
 
-def load(run: str | Path | None = None, device: str = "auto", ema: bool = True) -> TextToImage:
+def load(run: str | Path | None = None, device: str = "auto", ema: bool = True,
+         precision: str = "fp32") -> TextToImage:
     """The latest checkpoint of a run folder made by `t2igan train` (None: the bundled model), on
     `device` (auto, cpu, cuda, cuda:1, mps); ema=False samples G's raw weights instead of their
-    moving average."""
-    return TextToImage(run, device, ema)
+    moving average; precision auto (or bf16, fp16) samples faster where the hardware has it,
+    fp32 (the default) makes the same images on every machine."""
+    return TextToImage(run, device, ema, precision)
 
 
 def _checked(cls: type[Settings], **values: Any) -> Settings:

@@ -1,6 +1,6 @@
 """The process's runtime choices: which device tensors live on, which number format training
-computes in, and the seed of torch's global random generator (what weight initialisation and
-dropout draw from).
+(and sampling, when asked) computes in, and the seed of torch's global random generator (what
+weight initialisation and dropout draw from).
 
 `--precision auto` picks the fastest format the hardware runs natively:
 - bf16 autocast on CUDA devices that support it and on CPUs with AMX or AVX-512 BF16. Elsewhere
@@ -17,6 +17,7 @@ from t2igan.errors import UserError
 
 DEVICES = "auto (CUDA if present), cpu, cuda or cuda:N"
 PRECISIONS = ["auto", "fp32", "bf16", "fp16"]
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}  # what autocast computes in
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -35,6 +36,12 @@ def choose_precision(requested: str, device: torch.device) -> str:
     if native_bf16(device):
         return "bf16"
     return "fp16" if device.type == "cuda" else "fp32"
+
+
+def autocast(precision: str, device: torch.device) -> torch.autocast:
+    """Autocast to a chosen precision (fp32, bf16 or fp16) on `device`; fp32: autocast off."""
+    dtype = DTYPES[precision]
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
 
 
 def resolve_device(name: str) -> torch.device:

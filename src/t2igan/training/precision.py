@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from t2igan.models.base import Judgement
-
-DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+from t2igan.runtime import DTYPES, autocast
 
 
 class MixedPrecision:
@@ -25,14 +24,12 @@ class MixedPrecision:
     def __init__(self, precision: str, device: torch.device) -> None:
         if precision not in DTYPES:
             raise ValueError(f"precision {precision!r} is not one of {list(DTYPES)}")
-        self.precision, self.device_type = precision, device.type
-        self.dtype = DTYPES[precision]
+        self.precision, self.device = precision, device
         self.scalers = {name: torch.amp.GradScaler(device.type, enabled=precision == "fp16")
                         for name in ("G", "D")}
 
     def autocast(self) -> torch.autocast:
-        return torch.autocast(self.device_type, dtype=self.dtype or torch.float32,
-                              enabled=self.dtype is not None)
+        return autocast(self.precision, self.device)
 
     def step(self, network: str, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         """Backward `loss` and step `network`'s optimizer ("G" or "D"). In fp16 the loss is scaled
