@@ -10,12 +10,16 @@ is also run through torch.compile(dynamic=False) with inductor's freezing (weigh
 the graph as constants), one graph per batch size, from an empty compile cache (what a first
 `generate` pays); eager and compiled calls take turns, so that a load from elsewhere slows both
 alike, and "max diff" is the compiled graph's largest change of a uint8 pixel against eager.
+With --bf16 each generator is also timed eagerly under bf16 autocast (what a CPU with native bf16,
+AVX-512 BF16 or AMX, runs fast; elsewhere it is emulated and slow); its "max diff" is against
+fp32 eager, on untrained weights (a trained G's images move more).
 Each model runs in its own process. GFLOPs/image are torch's count (convolutions and matmuls; a
 multiply-add is 2 FLOPs, as in the matmul rate). Timings on a shared CPU are noisy: "CPU taken
 by others" is the share of all CPU time other processes used while the batch-1 / batch-16 calls
 were timed (from /proc/stat); trust the rows where it is near 0%. Prints a Markdown table.
 
-Usage: python benchmarks/bench_sampling.py [--compile] [--repeats 5] [--models df-gan,fastgan]
+Usage: python benchmarks/bench_sampling.py [--compile] [--bf16] [--repeats 5]
+           [--models df-gan,fastgan]
        python benchmarks/bench_sampling.py --tiny   (seconds: DF-GAN 64 px at width 4, 1 repeat)
 """
 
@@ -103,8 +107,16 @@ def timed(calls: dict, repeats: int) -> tuple[dict, dict, float | None]:
     return first, {name: statistics.median(t) for name, t in times.items()}, others
 
 
+def in_bf16(G: torch.nn.Module):
+    """G called under CPU bf16 autocast."""
+    def call(*inputs: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return G(*inputs).float()
+    return call
+
+
 def one(model: str, size: int, stage: int, overrides: dict, repeats: int, batch: int,
-        compile: bool) -> dict:
+        compile: bool, bf16: bool = False) -> dict:
     """Eager (and compiled) figures of one generator, in this process."""
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -123,6 +135,8 @@ def one(model: str, size: int, stage: int, overrides: dict, repeats: int, batch:
 
             inductor.freezing = True  # weights as constants: folds, fuses
             nets["compiled"] = torch.compile(G, dynamic=False)
+        if bf16:
+            nets["eager, bf16"] = in_bf16(G)
         results = {mode: {"first_call_s": []} for mode in nets}
         others = []
         for n in (1, batch):
@@ -145,7 +159,7 @@ def measure(config: tuple, args: argparse.Namespace) -> dict:
     """One generator's figures from a process of its own with an empty compile cache of its own
     (--tiny: from this process; a new one would only add torch's import time)."""
     _, model, size, stage = config
-    job = [model, size, stage, args.overrides, args.repeats, args.batch, args.compile]
+    job = [model, size, stage, args.overrides, args.repeats, args.batch, args.compile, args.bf16]
     if args.tiny:
         return one(*job)
     with tempfile.TemporaryDirectory() as cache:
@@ -160,6 +174,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--compile", action="store_true",
                         help="also torch.compile each generator (inductor, freezing)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time each generator under bf16 autocast (eager)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per figure")
     parser.add_argument("--batch", type=int, default=16, help="the throughput batch size")
     parser.add_argument("--models", help="only these labels' models, comma-separated "
@@ -175,7 +191,9 @@ def main() -> None:
     configs = [c for c in args.configs
                if not args.models or c[1] in args.models.split(",") or c[0] in args.models]
     load, peak = os.getloadavg()[0], matmul_rate("float32", args.matmul_size)
-    print(f"measured matmul rate: fp32 {peak:.1f} GFLOP/s "
+    peak_bf16 = matmul_rate("bfloat16", args.matmul_size) if args.bf16 else None
+    print(f"measured matmul rate: fp32 {peak:.1f} GFLOP/s"
+          + (f", bf16 {peak_bf16:.1f} GFLOP/s" if peak_bf16 else "") + " "
           f"({os.cpu_count()} CPU cores, {torch.get_num_threads()} threads; torch "
           f"{torch.__version__}; load average {load:.1f} at the start)\n")
     print(f"| model | size | width (ngf) | GFLOPs/image | mode | ms/image, batch 1 "
@@ -186,7 +204,8 @@ def main() -> None:
         r = measure(config, args)
         others = " / ".join("n/a" if o is None else f"{o:.0%}" for o in r["others_cpu"])
         for mode, m in r["modes"].items():
-            share = m["images_per_s"] * r["gflops_per_image"] / peak
+            share = m["images_per_s"] * r["gflops_per_image"] / (peak_bf16 if "bf16" in mode
+                                                                 else peak)
             diff = "" if mode == "eager" else str(m["max_diff"])
             print(f"| {config[0]} | {config[2]} | {r['ngf']} | {r['gflops_per_image']:.2f} "
                   f"| {mode} | {m['ms_per_image']:.1f} | {m['images_per_s']:.1f} "

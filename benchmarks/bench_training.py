@@ -7,8 +7,11 @@ With --baseline REF the same configurations also run on t2igan as it was at git 
 worktree of it, in a temporary folder), alternating this checkout and REF row by row, and the
 table adds REF's images/s and the speed-up: the machine's drift hits both alike.
 
+--precision P runs every row in P instead of its own (auto: what this machine runs natively, so
+that on a CPU with native bf16 each row shows bf16 against REF's fp32, which is what a user gets).
+
 Prints a Markdown table. Usage: python benchmarks/bench_training.py [--steps N] [--baseline REF]
-(--tiny: two of the configurations at width 4, one step each, in seconds)
+[--precision auto] (--tiny: two of the configurations at width 4, one step each, in seconds)
 """
 
 from __future__ import annotations
@@ -133,6 +136,8 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REF",
                         help="also measure t2igan at this git revision, row by row, and print "
                              "the speed-up")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        help="every row in this precision (default: each row's own)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration
     parser.set_defaults(matmul_size=1024, configs=CONFIGS, overrides={})
     args = parse_args(parser, TINY)
@@ -157,6 +162,7 @@ def main() -> None:
     with worktree(args.baseline) as checkout:
         for label, precision, steps, overrides in args.configs:
             settings, steps = {**overrides, **args.overrides}, args.steps or steps
+            precision = args.precision or precision
             r = measure(settings, precision, steps, args.tiny)
             chosen = auto if precision == "auto" else precision
             share = r["achieved_gflops"] / peak["float32" if chosen == "fp32" else "bfloat16"]
