@@ -11,7 +11,8 @@ table adds REF's images/s and the speed-up: the machine's drift hits both alike.
 that on a CPU with native bf16 each row shows bf16 against REF's fp32, which is what a user gets).
 
 Prints a Markdown table. Usage: python benchmarks/bench_training.py [--steps N] [--baseline REF]
-[--precision auto] (--tiny: two of the configurations at width 4, one step each, in seconds)
+[--precision auto] [--only TEXT] (--tiny: two of the configurations at width 4, one step each, in
+seconds)
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="REF",
                         help="also measure t2igan at this git revision, row by row, and print "
                              "the speed-up")
+    parser.add_argument("--only", metavar="TEXT",
+                        help="only the rows whose label contains TEXT, e.g. 'paper nf=32'")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                         help="every row in this precision (default: each row's own)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: run one configuration
@@ -161,6 +164,8 @@ def main() -> None:
           + " |")
     with worktree(args.baseline) as checkout:
         for label, precision, steps, overrides in args.configs:
+            if args.only and args.only not in label:
+                continue
             settings, steps = {**overrides, **args.overrides}, args.steps or steps
             precision = args.precision or precision
             r = measure(settings, precision, steps, args.tiny)
