@@ -46,9 +46,13 @@ def test_two_processes_train_as_one_at_the_same_global_batch(tmp_path: Path) -> 
     worker(tmp_path / "two", 2, 4, "df-gan")
     one, two = log_lines(tmp_path / "one/df-gan"), log_lines(tmp_path / "two/df-gan")
     assert [line["step"] for line in two] == [1, 2, 3, 4]  # rank 0 alone logged
-    for a, b in zip(one, two):  # losses averaged over the processes = the global batch's
+    # losses averaged over the processes = the global batch's, up to rounding that Adam's first
+    # steps amplify: each moves a weight by about +-lr (1e-4) whatever its gradient's size, so a
+    # gradient near 0 rounded the other way moves it the other way, and a verdict near 0 (d_wrong
+    # at step 2: -0.00607 against -0.00600 on an AVX-512 CPU) shifts by ~1e-4
+    for a, b in zip(one, two):
         for key in ("loss_d", "loss_g", "ma_gp", "d_wrong"):
-            assert b[key] == pytest.approx(a[key], rel=2e-3, abs=1e-6), (a["step"], key)
+            assert b[key] == pytest.approx(a[key], rel=2e-3, abs=2e-4), (a["step"], key)
     single = torch.load(tmp_path / "one/df-gan/rank0.pt")
     ranks = [torch.load(tmp_path / f"two/df-gan/rank{r}.pt") for r in (0, 1)]
     for key, value in single.items():

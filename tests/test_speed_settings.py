@@ -89,12 +89,14 @@ def test_g_runs_once_per_step_and_both_phases_share_its_images(
 
 
 def test_compile_wraps_g_and_d_but_not_a_d_under_ma_gp(tmp_path: Path) -> None:
-    plain = Trainer(TrainConfig(model="gan-int-cls", compile=True, **TINY), tmp_path / "a",
-                    progress=False)
+    # fp32: in bf16 (auto's choice on a CPU that has it) InFloat32 wraps the compiled D
+    plain = Trainer(TrainConfig(model="gan-int-cls", compile=True, precision="fp32", **TINY),
+                    tmp_path / "a", progress=False)
     assert isinstance(plain.generator, OptimizedModule)
     assert isinstance(plain.frozen_critic, OptimizedModule)
     penalised = Trainer(TrainConfig(**{**TINY, "model": "df-gan", "image_size": "64"},
-                                    compile=True), tmp_path / "b", progress=False)
+                                    compile=True, precision="fp32"), tmp_path / "b",
+                        progress=False)
     assert isinstance(penalised.generator, OptimizedModule)
     assert not isinstance(penalised.frozen_critic, OptimizedModule)  # compiled D: no 2nd backward
 
