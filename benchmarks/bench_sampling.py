@@ -107,14 +107,6 @@ def timed(calls: dict, repeats: int) -> tuple[dict, dict, float | None]:
     return first, {name: statistics.median(t) for name, t in times.items()}, others
 
 
-def in_bf16(G: torch.nn.Module):
-    """G called under CPU bf16 autocast."""
-    def call(*inputs: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return G(*inputs).float()
-    return call
-
-
 def one(model: str, size: int, stage: int, overrides: dict, repeats: int, batch: int,
         compile: bool, bf16: bool = False) -> dict:
     """Eager (and compiled) figures of one generator, in this process."""
@@ -135,8 +127,10 @@ def one(model: str, size: int, stage: int, overrides: dict, repeats: int, batch:
 
             inductor.freezing = True  # weights as constants: folds, fuses
             nets["compiled"] = torch.compile(G, dynamic=False)
-        if bf16:
-            nets["eager, bf16"] = in_bf16(G)
+        if bf16:  # what `generate --precision bf16` (or auto, where native) samples with
+            from t2igan.sampling import InPrecision
+
+            nets["eager, bf16"] = InPrecision(G, "bf16")
         results = {mode: {"first_call_s": []} for mode in nets}
         others = []
         for n in (1, batch):
