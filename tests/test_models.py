@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from t2igan import losses
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
-from t2igan.models import MODELS, get_model, resolve
+from t2igan.models import MODELS, df_gan, get_model, resolve
 from t2igan.models.base import Noise
 from t2igan.models.gan_int_cls import Discriminator, Objective
-from t2igan.models.objective import Batch
+from t2igan.models.objective import Batch, Generated
 
 TEXT_DIM = 20
 SMALL = dict(ngf=8, ndf=8, nz=10, text_code=6, lr=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9)
@@ -144,6 +144,35 @@ def test_ma_gp_flows_to_image_and_text_and_into_d() -> None:
     grads = [p.grad for p in D.parameters() if p.grad is not None]
     assert (grads and all(torch.isfinite(g).all() for g in grads)
             and sum(g.abs().sum() for g in grads) > 0)
+
+
+def test_lazy_ma_gp_runs_every_nth_step_n_times_as_strong() -> None:
+    torch.manual_seed(0)
+    _, D = get_model("df-gan").build(TEXT_DIM, small_config("df-gan", (64, 64)))
+    for gamma in (m for name, m in D.named_parameters() if name.endswith("gamma")):
+        gamma.data.fill_(0.5)
+    real, text = torch.randn(4, 3, 64, 64), torch.randn(4, TEXT_DIM)
+    fake = Generated(torch.randn(4, 3, 64, 64), text)
+
+    def d_loss(every: int, step: int) -> tuple[torch.Tensor, dict]:
+        objective = df_gan.Objective(penalty_every=every)
+        return objective.discriminator_loss(D, Batch(real, text, step=step), fake)
+
+    loss_1, stats_1 = d_loss(1, step=5)
+    loss_4, stats_4 = d_loss(4, step=8)  # a multiple of 4: penalised, four times as strongly
+    assert torch.allclose(stats_4["ma_gp"], 4 * stats_1["ma_gp"])
+    assert torch.allclose(loss_4 - stats_4["ma_gp"], loss_1 - stats_1["ma_gp"])
+    loss_off, stats_off = d_loss(4, step=9)  # between: the hinge loss alone
+    assert "ma_gp" not in stats_off
+    assert torch.allclose(loss_off, loss_1 - stats_1["ma_gp"])
+
+
+def test_gp_every_is_an_error_for_a_model_without_ma_gp() -> None:
+    with pytest.raises(UserError, match="--gp-every: gan-int-cls has no MA-GP"):
+        resolve(TrainConfig(model="gan-int-cls", gp_every=4))
+    with pytest.raises(UserError, match="--gp-every: df-gan"):
+        resolve(TrainConfig(model="df-gan", gp_every=4, d_backbone="efficientnet-lite0"))
+    assert resolve(TrainConfig(model="df-gan", gp_every=4)).gp_every == 4
 
 
 def test_ca_kl_term_matches_the_closed_form() -> None:

@@ -63,7 +63,7 @@ MODELS: dict[str, ModelSpec] = {
         description="Tao et al. 2022 (default on the procedural data): one stage, deep "
                     "text-image fusion blocks, hinge loss + MA-GP",
         sizes=df_gan.SIZES, build=df_gan.build,
-        objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
+        objective=df_gan.objective,
         defaults=dict(lr=1e-4, lr_d=4e-4, beta1=0.0, beta2=0.9, ngf=32, ndf=32),
         takes_labels=True),
     "fastgan": ModelSpec(
@@ -72,7 +72,7 @@ MODELS: dict[str, ModelSpec] = {
                     "(skip-layer excitation, text-conditioned norms) against a D on frozen "
                     "EfficientNet-Lite0 features",
         sizes=fastgan.SIZES, build=fastgan.build,
-        objective=lambda cfg: df_gan.Objective(gradient_penalty=cfg.d_backbone == "none"),
+        objective=df_gan.objective,
         # ngf 16 and lr 4e-4 (twice Projected GAN's): measured on cars in 10 CPU minutes
         # (docs/results.md); raise ngf on a GPU
         defaults=dict(lr=4e-4, beta1=0.0, beta2=0.99, ngf=16, ndf=32,
@@ -141,6 +141,9 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
                                   label="subject+color" if cfg.data == "synthetic" else "label")
     if cfg.label is not None:
         check_labels(spec, cfg)
+    if cfg.gp_every != 1 and (spec.objective is not df_gan.objective or cfg.d_backbone != "none"):
+        raise UserError(f"--gp-every: {spec.name} has no MA-GP to space out (df-gan has it, with "
+                        "its own D)")
     spec.check_size(cfg.size)
     return cfg
 

@@ -39,6 +39,7 @@ class Batch:
     # trainer gives each process its slice of the whole batch's, so that N processes pair the
     # captions exactly as one would
     mismatched: torch.Tensor | None = None
+    step: int = 0  # the training step this batch is for: lazy regularisers run every N steps
 
     def __post_init__(self) -> None:
         if self.mismatched is None:

@@ -42,7 +42,7 @@ class Batches:
         self.images, self.table, self.labels = images, table, labels
         self.batch_size, self.rng, self.group = batch_size, rng, group
 
-    def __call__(self) -> Batch:
+    def __call__(self, step: int = 0) -> Batch:
         index = torch.randint(len(self.images), (self.batch_size,), generator=self.rng,
                               device=self.rng.device)
         text = self.table.sample(index, self.rng)  # (B, text_dim)
@@ -51,7 +51,7 @@ class Batches:
         images = self.images[index.cpu()].to(self.rng.device, non_blocking=True)
         real = to_model(images).contiguous(memory_format=torch.channels_last)  # (b, 3, H, W)
         labels = None if self.labels is None else self.labels[index]
-        return Batch(real, text, labels, mismatched)
+        return Batch(real, text, labels, mismatched, step)
 
 
 class SharedNoise(Noise):

@@ -154,7 +154,7 @@ class Trainer:
     # -- one step ---------------------------------------------------------------------------
     def train_step(self) -> dict[str, torch.Tensor]:
         """One D update and one G update on one batch; the losses and stats, as tensors."""
-        batch, precision = self.next_batch(), self.precision
+        batch, precision = self.next_batch(self.step), self.precision
         with precision.autocast():
             generated = self.objective.generate(self.generator, batch, self.noise)
             loss_d, stats = self.objective.discriminator_loss(self.critic, batch, generated)
