@@ -57,8 +57,12 @@ def test_stackgan_stage2_trains_on_a_frozen_stage1(tmp_path: Path) -> None:
     assert meta["image_size"] == [256, 256] and meta["config"]["ngf"] == 8
     first = load_file(latest_checkpoint(stage1) / "weights.safetensors")
     second = load_file(latest_checkpoint(stage2) / "weights.safetensors")
-    frozen = [key for key in first if key.startswith("G_ema.")]
+    frozen = [key for key in first if key.startswith("G_ema.") and ".text_norm." not in key]
     assert frozen and all((second[f"G.stage1.{key[6:]}"] == first[key]).all() for key in frozen)
+    # stage II reads its text as stage I learned to: standardised by stage I's statistics
+    for name in ("mean", "scale"):
+        assert (second[f"G.text_norm.{name}"] == first[f"G_ema.text_norm.{name}"]).all()
+    assert not any(key.startswith("G.stage1.text_norm") for key in second)
 
 
 def test_stage2_settings_that_contradict_stage1_are_an_error(tmp_path: Path,

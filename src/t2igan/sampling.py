@@ -21,7 +21,7 @@ from t2igan.data.formats.captioned_folder import MANIFEST
 from t2igan.errors import UserError
 from t2igan.files import atomic_path, check_replaceable, mark_made_by, write_text
 from t2igan.images import grid_image, to_uint8
-from t2igan.models import get_model
+from t2igan.models import build_generator
 from t2igan.models.base import Noise
 from t2igan.runs import apply_weights, load_latest
 from t2igan.runtime import PRECISIONS, autocast, choose_precision, resolve_device
@@ -48,8 +48,7 @@ def load_generator(run: str | Path, device: str | torch.device = "auto", ema: bo
     was chosen."""
     checkpoint = load_latest(Path(run), with_state=False)
     cfg = checkpoint.config
-    G, _ = get_model(cfg.model).build(checkpoint.meta["text_dim"], cfg,
-                                      len(checkpoint.meta.get("classes", [])))
+    G = build_generator(checkpoint.meta["text_dim"], cfg, len(checkpoint.meta.get("classes", [])))
     weights = checkpoint.sampling_network(ema)
     apply_weights(checkpoint, {weights: G})
     device = resolve_device(device) if isinstance(device, str) else device

@@ -22,6 +22,7 @@ from t2igan.errors import UserError
 from t2igan.models import df_gan, fastgan, gan_int_cls, stackgan, tac_gan
 from t2igan.models.backbones import FrozenBackbone
 from t2igan.models.projected import ProjectedDiscriminator
+from t2igan.models.text_norm import standardise_text_inputs
 
 # DCGAN's settings (Radford et al. 2016), which GAN-INT-CLS, StackGAN and TAC-GAN all start from.
 COMMON_DEFAULTS: dict[str, Any] = dict(image_size="64", lr=2e-4, beta1=0.5, beta2=0.999, nz=100,
@@ -183,4 +184,12 @@ def build_networks(text_dim: int, cfg: TrainConfig,
         D = ProjectedDiscriminator(FrozenBackbone(cfg.d_backbone), cfg.size, condition,
                                    num_classes if cfg.label is not None else 0, cfg.aux_loss,
                                    input_size=cfg.d_input_size)
-    return G, D
+    if not spec.d_reads_code:  # StackGAN's D reads G's code, made from standardised text
+        standardise_text_inputs(D, text_dim, judges=True)
+    return standardise_text_inputs(G, text_dim), D
+
+
+def build_generator(text_dim: int, cfg: TrainConfig, num_classes: int = 0) -> nn.Module:
+    """G alone, as build_networks makes it (for sampling: no pretrained backbone loaded)."""
+    G, _ = get_model(cfg.model).build(text_dim, cfg, num_classes)
+    return standardise_text_inputs(G, text_dim)

@@ -28,7 +28,7 @@ from t2igan.models import base
 from t2igan.models.layers import dcgan_init
 from t2igan.models.objective import Batch, Generated, judge_matching, mismatch, stats
 from t2igan.models.objective import Objective as SharedGeneration
-from t2igan.runs import apply_weights, load_latest, read_config
+from t2igan.runs import Checkpoint, apply_weights, load_latest, read_config
 
 SIZES = ((64, 64), (256, 256))  # stage I, stage II
 KL_WEIGHT = 2.0
@@ -210,7 +210,13 @@ def load_stage1(G: nn.Module, cfg) -> None:
     if cfg.stage != 2:
         return
     checkpoint = load_latest(Path(cfg.stage1_run), with_state=False)
-    apply_weights(checkpoint, {checkpoint.sampling_network(): G.stage1})
+    name = checkpoint.sampling_network()
+    # stage I's text statistics standardise stage II's input (G.text_norm: build_networks')
+    norm = {k: v for k, v in checkpoint.weights.items() if k.startswith(f"{name}.text_norm.")}
+    weights = {k: v for k, v in checkpoint.weights.items() if k not in norm}
+    apply_weights(Checkpoint(checkpoint.path, checkpoint.meta, weights, None), {name: G.stage1})
+    if norm and hasattr(G, "text_norm"):
+        G.text_norm.load_state_dict({k.rsplit(".", 1)[1]: v for k, v in norm.items()})
 
 
 class Objective(SharedGeneration):

@@ -26,6 +26,7 @@ from t2igan.errors import UserError
 from t2igan.images import save_png
 from t2igan.interrupts import Interrupted, stop_requests
 from t2igan.models import build_networks, get_model, resolve
+from t2igan.models.text_norm import fit_text_statistics
 from t2igan.pretrained import packaged_file
 from t2igan.runtime import choose_precision, resolve_device, seed_process
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
@@ -90,6 +91,8 @@ class Trainer:
         seed_process(cfg.seed)
         self._load_data(with_labels=cfg.label is not None)
         G, D = build_networks(self.text_dim, cfg, len(self.classes))
+        # the training captions' statistics (a resumed or --init-from run loads its own instead)
+        fit_text_statistics([G, D], self.next_batch.table.vectors)
         if spec.warm_start:
             spec.warm_start(G, cfg)
         self.G = G.to(self.device, memory_format=torch.channels_last)

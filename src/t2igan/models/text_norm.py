@@ -1,0 +1,91 @@
+"""Sentence vectors standardised per dimension by the training captions' own statistics.
+
+One dataset's captions point mostly the same way in the sentence encoder's space: "a red car facing
+left on a street" and "... facing right ..." differ by a few hundredths in a few dimensions, while
+every caption shares a large common component. G and D read that difference from inputs of unit
+RMS, so it is small from the first step on, and in the demo's 7 minutes G learned colour but not
+facing, car type or rug colour (near chance). Subtracting the captions' mean and dividing each
+dimension by its spread (a z-score, the statistics fitted once before step 0) makes those
+differences as large as the rest. Measured in the demo's budget, same seed: all stated attributes
+42.3% -> 52.3%; facing 44% -> 62%, car type 46% -> 62%, rug colour 45% -> 65% (docs/results.md).
+
+Every network that reads sentence vectors holds a TextStandardiser ("text_norm") and applies it to
+its text arguments in a forward pre-hook (`standardise_text_inputs`), so that the models need not
+know of it and every caller sees the same vectors: training, sampling, evaluation, the server, the
+DiffAugment and DDP wrappers. The statistics are buffers, so checkpoints carry them and free text
+at inference is standardised as the training captions were. A run from before this has none: its
+networks load the identity (mean 0, scale 1), which is what they were trained with.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+# a dimension that hardly varies across the captions would be blown up into noise: its spread is
+# taken as at least this fraction of the median dimension's
+MIN_SPREAD = 0.1
+
+
+class TextStandardiser(nn.Module):
+    """(B, dim) sentence vectors -> (text - mean) * scale, per dimension."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, vectors: torch.Tensor) -> None:
+        """Set the statistics from the training captions' vectors (M, dim). Captions that do not
+        vary (one caption for every image) keep the identity."""
+        vectors = vectors.float().to(self.mean.device)
+        spread = vectors.std(dim=0) if len(vectors) > 1 else torch.zeros_like(self.mean)
+        floor = MIN_SPREAD * spread.median()
+        if floor <= 1e-6:
+            self.mean.zero_(), self.scale.fill_(1.0)
+            return
+        self.mean.copy_(vectors.mean(dim=0))
+        self.scale.copy_(1.0 / spread.clamp_min(floor))
+
+    def forward(self, text: torch.Tensor) -> torch.Tensor:
+        return (text - self.mean) * self.scale
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        if prefix + "mean" not in state_dict:  # a checkpoint from before: trained unstandardised
+            with torch.no_grad():
+                self.mean.zero_(), self.scale.fill_(1.0)
+            return
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def standardise_text_inputs(network: nn.Module, dim: int, judges: bool = False) -> nn.Module:
+    """Give `network` a TextStandardiser applied to its text: the second positional argument of
+    G(z, text), and with judges=True also D(images, text, mismatched)'s third."""
+    network.text_norm = TextStandardiser(dim)
+    names = ("text", "mismatched") if judges else ("text",)
+    network.register_forward_pre_hook(partial(_standardise, names=names), with_kwargs=True)
+    return network
+
+
+def _standardise(network: nn.Module, args: tuple, kwargs: dict,
+                 names: tuple[str, ...]) -> tuple[tuple, dict]:
+    args, kwargs = list(args), dict(kwargs)
+    for position, name in enumerate(names, start=1):
+        if len(args) > position:
+            if args[position] is not None:
+                args[position] = network.text_norm(args[position])
+        elif kwargs.get(name) is not None:
+            kwargs[name] = network.text_norm(kwargs[name])
+    return tuple(args), kwargs
+
+
+def fit_text_statistics(networks: list[nn.Module], vectors: torch.Tensor) -> None:
+    """Fit every standardiser in `networks` to the training captions' vectors (M, dim)."""
+    for network in networks:
+        for module in network.modules():
+            if isinstance(module, TextStandardiser):
+                module.fit(vectors)

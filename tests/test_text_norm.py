@@ -1,0 +1,82 @@
+"""Sentence vectors standardised by the training captions' statistics (models/text_norm.py)."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from t2igan.api import load
+from t2igan.models.text_norm import TextStandardiser, fit_text_statistics, standardise_text_inputs
+from t2igan.runs import latest_checkpoint
+
+
+def test_fit_makes_every_dimension_a_z_score_and_clamps_dimensions_that_hardly_vary() -> None:
+    torch.manual_seed(0)
+    vectors = torch.randn(500, 6) * torch.tensor([1.0, 2.0, 0.5, 1.0, 1.0, 1e-5]) + 3.0
+    norm = TextStandardiser(6)
+    norm.fit(vectors)
+    standard = norm(vectors)
+    assert torch.allclose(standard.mean(0), torch.zeros(6), atol=1e-4)
+    assert torch.allclose(standard[:, :5].std(0), torch.ones(5), atol=1e-4)
+    # the near-constant dimension is divided by a tenth of the median spread, not by 1e-5
+    assert standard[:, 5].abs().max() < 1e-3
+
+
+def test_captions_that_never_vary_keep_the_identity() -> None:
+    norm = TextStandardiser(4)
+    norm.fit(torch.ones(10, 4))
+    text = torch.randn(3, 4)
+    assert torch.equal(norm(text), text)
+
+
+class Recorder(nn.Module):
+    def forward(self, images, text, mismatched=None, labels=None):
+        self.seen = (text, mismatched)
+        return images
+
+
+def test_the_hook_standardises_text_and_mismatched_however_they_are_passed() -> None:
+    d = standardise_text_inputs(Recorder(), 3, judges=True)
+    d.text_norm.mean.fill_(1.0), d.text_norm.scale.fill_(2.0)
+    text, other = torch.full((2, 3), 2.0), torch.full((2, 3), 3.0)
+    d(torch.zeros(2), text, other)
+    assert torch.equal(d.seen[0], torch.full((2, 3), 2.0))
+    assert torch.equal(d.seen[1], torch.full((2, 3), 4.0))
+    d(torch.zeros(2), text=text, mismatched=other)
+    assert torch.equal(d.seen[1], torch.full((2, 3), 4.0))
+    d(torch.zeros(2), text)
+    assert d.seen[1] is None
+    g = standardise_text_inputs(Recorder(), 3)  # G's hook leaves any third argument alone
+    g.text_norm.scale.fill_(2.0)
+    g(torch.zeros(2), text, other)
+    assert torch.equal(g.seen[0], 2 * text) and torch.equal(g.seen[1], other)
+
+
+def test_fit_text_statistics_reaches_nested_standardisers() -> None:
+    outer = nn.Sequential(standardise_text_inputs(Recorder(), 2))
+    fit_text_statistics([outer], torch.tensor([[0.0, 0.0], [2.0, 4.0]]))
+    assert torch.equal(outer[0].text_norm.mean, torch.tensor([1.0, 2.0]))
+
+
+def test_a_run_carries_its_statistics_to_sampling(tiny_run: Path) -> None:
+    weights = load_file(latest_checkpoint(tiny_run) / "weights.safetensors")
+    for network in ("G", "D", "G_ema"):
+        scale = weights[f"{network}.text_norm.scale"]
+        assert not torch.equal(scale, torch.ones_like(scale))  # fitted, not the identity
+    G = load(tiny_run).G
+    norm = next(m for m in G.modules() if isinstance(m, TextStandardiser))
+    assert torch.equal(norm.mean, weights["G_ema.text_norm.mean"])
+    assert torch.equal(norm.scale, weights["G_ema.text_norm.scale"])
+
+
+def test_a_checkpoint_from_before_loads_the_identity() -> None:
+    norm = TextStandardiser(3)
+    norm.mean.fill_(5.0)
+    holder = nn.Module()
+    holder.text_norm, holder.layer = norm, nn.Linear(3, 1)
+    holder.load_state_dict({"layer.weight": torch.zeros(1, 3), "layer.bias": torch.zeros(1)})
+    assert torch.equal(norm.mean, torch.zeros(3)) and torch.equal(norm.scale, torch.ones(3))
+    with pytest.raises(RuntimeError):  # other missing tensors are still an error
+        holder.load_state_dict({"layer.weight": torch.zeros(1, 3)})
