@@ -13,8 +13,9 @@ Every network that reads sentence vectors holds a TextStandardiser ("text_norm")
 its text arguments in a forward pre-hook (`standardise_text_inputs`), so that the models need not
 know of it and every caller sees the same vectors: training, sampling, evaluation, the server, the
 DiffAugment and DDP wrappers. The statistics are buffers, so checkpoints carry them and free text
-at inference is standardised as the training captions were. A run from before this has none: its
-networks load the identity (mean 0, scale 1), which is what they were trained with.
+at inference is standardised as the training captions were. `--init-from` keeps the source run's
+statistics, which its weights were learned with. A run from before this has none: its networks
+load the identity (mean 0, scale 1), which is what they were trained with.
 """
 
 from __future__ import annotations
