@@ -172,7 +172,10 @@ def test_gp_every_is_an_error_for_a_model_without_ma_gp() -> None:
         resolve(TrainConfig(model="gan-int-cls", gp_every=4))
     with pytest.raises(UserError, match="--gp-every: df-gan"):
         resolve(TrainConfig(model="df-gan", gp_every=4, d_backbone="efficientnet-lite0"))
-    assert resolve(TrainConfig(model="df-gan", gp_every=4)).gp_every == 4
+    assert resolve(TrainConfig(model="df-gan", gp_every=2)).gp_every == 2
+    assert resolve(TrainConfig(model="df-gan")).gp_every == 4  # DF-GAN's default
+    assert resolve(TrainConfig(model="gan-int-cls")).gp_every == 1
+    assert resolve(TrainConfig(model="fastgan")).gp_every == 1  # its frozen-feature D: no MA-GP
 
 
 def test_ca_kl_term_matches_the_closed_form() -> None:

@@ -145,9 +145,10 @@ class TrainConfig(DataSettings):
                                   "G's loss: against a G that ignores its noise and makes one "
                                   "image per caption; 1 is the paper's; 0 turns it off",
                                   group="optimisation", check=between(0, 1000))
-    gp_every: int = setting(1, "DF-GAN's MA-GP on every Nth step only, N times as strong "
-                            "(StyleGAN2's lazy regularisation): its second backward pass "
-                            "through D costs 28%% of a step; 1 is the paper's",
+    gp_every: int | None = setting(None, "DF-GAN's MA-GP on every Nth step only, N times as "
+                                   "strong (StyleGAN2's lazy regularisation): its second "
+                                   "backward pass through D costs 28%% of a step (default: 4; "
+                                   "1 is the paper's)",
                             group="optimisation", check=between(1, 1000), metavar="N")
     augment: str | None = setting(None, "DiffAugment of D's inputs for small datasets: none, "
                                   "or a comma list of color, translation, cutout (default: "
@@ -210,7 +211,7 @@ class TrainConfig(DataSettings):
 
 
 # settings added after runs were saved without them -> the behaviour those runs had
-SAVED_BEFORE_SETTING = {"d_input_size": 0}
+SAVED_BEFORE_SETTING = {"d_input_size": 0, "gp_every": 1}
 
 
 @dataclass
