@@ -19,7 +19,8 @@ from t2igan.training.loop import Trainer
 TINY = dict(ngf=4, ndf=4, nz=8, text_code=8, batch_size=8, num_images=16, log_every=1,
             sample_every=1000, checkpoint_every=1000, ema_decay=0.9, precision="fp32")
 MODELS = {
-    "df-gan": dict(model="df-gan", image_size="64"),
+    # MA-GP every step (not DF-GAN's default every 4th), so every logged step compares it
+    "df-gan": dict(model="df-gan", image_size="64", gp_every=1),
     "gan-int-cls": dict(model="gan-int-cls", image_size="32", mode_seeking=1.0),
     "tac-gan": dict(model="tac-gan", image_size="32", aux_loss="d2d-ce"),
     "stackgan": dict(model="stackgan", image_size="64"),
