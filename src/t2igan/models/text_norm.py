@@ -6,7 +6,7 @@ every caption shares a large common component. G and D read that difference from
 RMS, so it is small from the first step on. Subtracting the captions' mean and dividing each
 dimension by its spread (a z-score, the statistics fitted once before step 0) makes those
 differences as large as the rest. Measured (docs/results.md): on Stanford Cars at 64x64, the photo
-default's FID after 10 CPU minutes 115.5 -> 88.2; the demo's model at 4,000 steps, two seeds,
+default's FID after 10 CPU minutes 114.3 -> 88.2; the demo's model at 4,000 steps, two seeds,
 all stated attributes 41.8% -> 43.1% (rug colour 41.9% -> 54.1%, colour 90.6% -> 92.9%).
 
 Every network that reads sentence vectors holds a TextStandardiser ("text_norm") and applies it to
