@@ -47,18 +47,23 @@ class TextStandardiser(nn.Module):
         spread = vectors.std(dim=0) if len(vectors) > 1 else torch.zeros_like(self.mean)
         floor = MIN_SPREAD * spread.median()
         if floor <= 1e-6:
-            self.mean.zero_(), self.scale.fill_(1.0)
+            self.reset()
             return
         self.mean.copy_(vectors.mean(dim=0))
         self.scale.copy_(1.0 / spread.clamp_min(floor))
+
+    @torch.no_grad()
+    def reset(self) -> None:
+        """The identity: mean 0, scale 1."""
+        self.mean.zero_()
+        self.scale.fill_(1.0)
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         return (text - self.mean) * self.scale
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
         if prefix + "mean" not in state_dict:  # a checkpoint from before: trained unstandardised
-            with torch.no_grad():
-                self.mean.zero_(), self.scale.fill_(1.0)
+            self.reset()
             return
         super()._load_from_state_dict(state_dict, prefix, *args)
 
