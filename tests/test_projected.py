@@ -13,7 +13,7 @@ from t2igan import pretrained
 from t2igan.cli import main
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
-from t2igan.models.backbones import FrozenBackbone
+from t2igan.models.backbones import FrozenBackbone, StrideOneDepthwise
 from t2igan.runs import latest_checkpoint, read_meta
 from t2igan.training.loop import Trainer
 from t2igan.training.warm_start import init_source, start_from
@@ -139,6 +139,32 @@ def test_folded_backbone_computes_what_the_network_with_batch_norm_does() -> Non
         pretrained.fold_batch_norms(net)
         assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
         torch.testing.assert_close(net(x), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("same_padding", [False, True])  # torchvision's; timm's TF ports'
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_strided_depthwise_gives_the_convs_values_and_input_gradients_in_bf16(
+        same_padding: bool, kernel: int) -> None:
+    from timm.layers import create_conv2d
+
+    torch.manual_seed(0)
+    conv = create_conv2d(8, 8, kernel, stride=2, depthwise=True,
+                         padding="same" if same_padding else "")
+    conv.requires_grad_(False)
+    assert (type(conv).forward is not torch.nn.Conv2d.forward) == same_padding
+    wrapped = StrideOneDepthwise(conv)
+    x = torch.randn(3, 8, 17, 17).to(torch.bfloat16).requires_grad_(True)
+    results = []
+    for module in (conv, wrapped):  # the conv as it is, then at stride 1 for its gradient
+        with torch.autocast("cpu", torch.bfloat16):  # as training in bf16 runs it
+            y = module(x)
+        grad_out = torch.randn(y.shape, generator=torch.Generator().manual_seed(1))
+        (gx,) = torch.autograd.grad(y, x, grad_out.to(y.dtype))
+        results.append((y.float(), gx.float()))
+    (y0, g0), (y1, g1) = results
+    assert torch.equal(y0, y1)  # the forward is the conv's own
+    torch.testing.assert_close(g1, g0, rtol=2e-2, atol=2e-2)
+    assert g1.abs().sum() > 0
 
 
 def test_init_from_takes_weights_and_starts_at_step_zero(tmp_path: Path) -> None:

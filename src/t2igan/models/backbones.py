@@ -11,6 +11,7 @@ SHA-256 (t2igan.training.warm_start writes them into meta.json and checks them o
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from t2igan.pretrained import IMAGENET_MEAN, IMAGENET_STD, imagenet_network
@@ -30,6 +31,67 @@ def _mobilenet_stages(net: nn.Module) -> list[nn.Module]:
     return [f[:4], f[4:7], f[7:14], f[14:18]]
 
 
+class _DepthwiseStrideOneBackward(torch.autograd.Function):
+    """A strided depthwise conv of frozen weights whose input gradient is computed at stride 1."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, conv: nn.Conv2d, padding: tuple[int, int]) -> torch.Tensor:
+        ctx.conv, ctx.padding, ctx.input_shape = conv, padding, x.shape
+        weight = conv.weight.to(x.dtype)
+        bias = None if conv.bias is None else conv.bias.to(x.dtype)
+        ctx.save_for_backward(weight)
+        return F.conv2d(x, weight, bias, conv.stride, padding, conv.dilation, conv.groups)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        (weight,), conv = ctx.saved_tensors, ctx.conv
+        # the stride-1 output's gradient: the strided one's at every stride-th position, else 0
+        (sh, sw), (ph, pw), (dh, dw) = conv.stride, ctx.padding, conv.dilation
+        (kh, kw), (h, w) = conv.kernel_size, ctx.input_shape[2:]
+        layout = (torch.channels_last if grad.is_contiguous(memory_format=torch.channels_last)
+                  else torch.contiguous_format)
+        side = (h + 2 * ph - dh * (kh - 1), w + 2 * pw - dw * (kw - 1))  # the stride-1 output's
+        full = torch.empty((*grad.shape[:2], *side), dtype=grad.dtype, device=grad.device,
+                           memory_format=layout).zero_()
+        full[:, :, ::sh, ::sw] = grad
+        return (torch.nn.grad.conv2d_input(ctx.input_shape, weight, full, 1, ctx.padding,
+                                           conv.dilation, conv.groups), None, None)
+
+
+class StrideOneDepthwise(nn.Module):
+    """A strided depthwise conv of frozen weights that, where gradients flow back to its input in
+    bf16 on a CPU, computes that gradient as a stride-1 conv's: oneDNN's bf16 backward of a
+    strided depthwise conv is 15-60x slower than the stride-1 one, and G's phase goes back through
+    the backbone (docs/results.md). Elsewhere (no gradient, fp32, GPUs) the conv runs as it is."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        self.conv = conv
+        # timm's TF-ported convs ("same" padding) pad in forward, by a size that depends on stride
+        self.pads_itself = type(conv).forward is not nn.Conv2d.forward
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        if not (x.requires_grad and x.dtype == torch.bfloat16 and x.device.type == "cpu"
+                and not conv.weight.requires_grad):
+            return conv(x)
+        padding = conv.padding
+        if self.pads_itself:
+            from timm.layers import pad_same
+            x, padding = pad_same(x, conv.kernel_size, conv.stride, conv.dilation), (0, 0)
+        return _DepthwiseStrideOneBackward.apply(x, conv, padding)
+
+
+def _stride_one_depthwise(net: nn.Module) -> nn.Module:
+    """`net` with each strided depthwise conv wrapped in StrideOneDepthwise."""
+    for parent in list(net.modules()):
+        for name, child in parent.named_children():
+            if (isinstance(child, nn.Conv2d) and child.groups == child.in_channels > 1
+                    and child.stride != (1, 1)):
+                setattr(parent, name, StrideOneDepthwise(child))
+    return net
+
+
 STAGES = {"mobilenet-v2": _mobilenet_stages,
           **{f"efficientnet-lite{n}": _efficientnet_stages for n in range(3)}}
 NAMES = ("none", *STAGES)  # what --d-backbone accepts
@@ -41,7 +103,8 @@ class FrozenBackbone(nn.Module):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
-        self.stages = nn.ModuleList(STAGES[name](imagenet_network(name)))
+        network = _stride_one_depthwise(imagenet_network(name))
+        self.stages = nn.ModuleList(STAGES[name](network))
         # [-1, 1] -> ImageNet's normalisation in one multiply-add: (x + 1) / 2 - mean) / std
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
