@@ -33,7 +33,8 @@ SETTINGS = {
 }
 SETS = {  # name -> (folder in ../shared/data, typed prompts)
     "cat-breeds": ("cat-breeds", ["a photo of an Abyssinian cat", "a photo of an American Curl cat",
-                                  "a photo of an American Shorthair cat"]),
+                                  "a photo of an American Shorthair cat",
+                                  "a ginger cat with green eyes lying on a blue rug"]),
     "petimages": ("petimages-cats-128", ["a photo of a Cat",
                                          "a ginger cat with green eyes lying on a blue rug"]),
 }

@@ -23,7 +23,9 @@ HELPERS = {"benchmark_tools.py"}  # imported by benchmarks, not one
 EXPECTED = {
     "cats_to_cars.py": ["| run | steps on cars | img/s | FID | KID | precision | recall |",
                         "| cats, then cars (--init-from) | 2 |", "| cars from scratch | 2 |"],
-    "bench_backbones.py": ["| generator | D backbone | size | batch | precision | images/s |",
+    "bench_backbones.py": ["| strided depthwise conv, batch 2 | fp32 (ms) | bf16 (ms) |",
+                           "| 672 ch, 5x5, 8 -> 4 |",
+                           "| generator | D backbone | size | batch | precision | images/s |",
                            "| fastgan | mobilenet-v2 | 64 |", "| tac-gan | none | 64 |"],
     "bench_cars.py": ["| config | steps | img/s | images seen | body type (judge) |",
                       "| FID | KID | precision | recall |", "FID etc.: "],

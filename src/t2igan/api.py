@@ -120,6 +120,15 @@ class TextToImage:
         return (f"{what}: {self.config.model}, {width}x{height}, step {self.meta['step']:,}, "
                 f"trained on {self.config.data}")
 
+    @property
+    def steerable(self) -> bool:
+        """Whether a prompt changes what it draws: False for a model trained on one caption for
+        every image (a folder of photos under one name), which draws what it learned whatever
+        the text."""
+        from t2igan.models.text_norm import TextStandardiser
+
+        return all(m.steerable for m in self.G.modules() if isinstance(m, TextStandardiser))
+
     def embed(self, prompts: str | list[str]) -> torch.Tensor:
         """The sentence vectors G reads: (P, text_dim) float32."""
         prompts = clean_prompts(prompts)

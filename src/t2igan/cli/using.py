@@ -43,6 +43,9 @@ def _load_model(args: argparse.Namespace) -> TextToImage:
     if model.bundled:
         print(f"t2igan: using {model.description} (pass --run RUN for your own)",
               file=sys.stderr)
+    if not model.steerable:
+        print(f"t2igan: run {model.run} was trained on one caption for every image: the prompt "
+              "does not change what it draws", file=sys.stderr)
     return model
 
 
