@@ -86,6 +86,16 @@ def test_a_run_carries_its_statistics_to_sampling(tiny_run: Path) -> None:
     assert torch.equal(norm.scale, weights["G_ema.text_norm.scale"])
 
 
+def test_the_standardiser_computes_in_fp32_under_bf16_autocast() -> None:
+    torch.manual_seed(0)
+    norm = TextStandardiser(8)
+    norm.fit(torch.randn(50, 8) * 0.01 + 1.0)  # small differences, as one dataset's captions
+    text = torch.randn(4, 8) * 0.01 + 1.0
+    with torch.autocast("cpu", torch.bfloat16):
+        mixed = norm(text)
+    assert mixed.dtype == torch.float32 and torch.equal(mixed, norm(text))
+
+
 def test_a_checkpoint_from_before_the_projection_loads_no_projection() -> None:
     norm = TextStandardiser(3)
     norm.fit(torch.randn(20, 3))
@@ -112,9 +122,8 @@ def test_a_run_on_one_caption_draws_the_same_whatever_the_prompt(
     import numpy as np
     from PIL import Image
 
-    from t2igan.cli import main
-
     from conftest import TINY
+    from t2igan.cli import main
 
     photos = tmp_path / "photos" / "cat"  # class folders: every image "a photo of a cat"
     photos.mkdir(parents=True)

@@ -77,7 +77,9 @@ class TextStandardiser(nn.Module):
         self.scale.fill_(1.0)
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
-        return ((text - self.mean) @ self.projection) * self.scale
+        # in fp32 under autocast too: bf16 would round the captions' small differences
+        with torch.autocast(text.device.type, enabled=False):
+            return ((text.float() - self.mean) @ self.projection) * self.scale
 
     @property
     def steerable(self) -> bool:
