@@ -54,8 +54,14 @@ class _DepthwiseStrideOneBackward(torch.autograd.Function):
         full = torch.empty((*grad.shape[:2], *side), dtype=grad.dtype, device=grad.device,
                            memory_format=layout).zero_()
         full[:, :, ::sh, ::sw] = grad
-        return (torch.nn.grad.conv2d_input(ctx.input_shape, weight, full, 1, ctx.padding,
-                                           conv.dilation, conv.groups), None, None)
+        # the input lends only its shape and layout; conv2d_input's stand-in has no layout, and
+        # oneDNN may then take its slow channels-first path
+        like_input = torch.empty(ctx.input_shape, dtype=grad.dtype, device=grad.device,
+                                 memory_format=layout)
+        grad_input = torch.ops.aten.convolution_backward(
+            full, like_input, weight, None, [1, 1], list(ctx.padding), list(conv.dilation),
+            False, [0, 0], conv.groups, [True, False, False])[0]
+        return grad_input, None, None
 
 
 class StrideOneDepthwise(nn.Module):
