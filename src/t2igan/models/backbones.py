@@ -66,9 +66,9 @@ class _DepthwiseStrideOneBackward(torch.autograd.Function):
 
 class StrideOneDepthwise(nn.Module):
     """A strided depthwise conv of frozen weights that, where gradients flow back to its input in
-    bf16 on a CPU, computes that gradient as a stride-1 conv's: oneDNN's bf16 backward of a
-    strided depthwise conv is 15-60x slower than the stride-1 one, and G's phase goes back through
-    the backbone (docs/results.md). Elsewhere (no gradient, fp32, GPUs) the conv runs as it is."""
+    bf16 on a CPU, computes that gradient as a stride-1 conv's: with oneDNN's own bf16 backward,
+    such a conv's forward and input gradient take 3-20x as long (docs/results.md), and G's phase
+    goes back through the backbone. Elsewhere (no gradient, fp32, GPUs) the conv runs as it is."""
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()

@@ -21,8 +21,9 @@ Before the scaling, a sentence is projected onto the directions in which the tra
 vary: the part of a typed sentence that no training caption had would reach G as something it
 never saw. A folder of cat photos captioned "a photo of a cat" has no such direction: every
 sentence becomes the zero vector that every training image had, so any prompt draws the cats G
-learned instead of grey noise; five breed captions span four directions, and "a ginger cat" lands
-on them. Runs from before the projection load none (the identity matrix).
+learned instead of grey noise. A few captions (five breeds span four directions) are not solved
+by it: a typed sentence lands between them, where G still draws grey (docs/results.md). Runs from
+before the projection load none (the identity matrix).
 """
 
 from __future__ import annotations
