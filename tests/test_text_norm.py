@@ -24,26 +24,12 @@ def test_fit_makes_every_dimension_a_z_score_and_clamps_dimensions_that_hardly_v
     assert standard[:, 5].abs().max() < 1e-3
 
 
-def test_captions_that_never_vary_project_every_sentence_to_zero() -> None:
+def test_captions_that_never_vary_map_every_sentence_to_zero() -> None:
     norm = TextStandardiser(4)
     norm.fit(torch.ones(10, 4))
     assert torch.equal(norm(torch.randn(3, 4)), torch.zeros(3, 4))
     assert torch.equal(norm(torch.ones(1, 4)), torch.zeros(1, 4))  # the training caption too
     assert not norm.steerable
-
-
-def test_a_sentence_loses_what_no_training_caption_varied_in() -> None:
-    torch.manual_seed(0)
-    # five captions that vary along two directions of a 6-dimensional space only
-    basis = torch.linalg.qr(torch.randn(6, 6))[0]
-    captions = torch.randn(5, 2, dtype=torch.float64) @ basis[:, :2].T.double() + 1.0
-    norm = TextStandardiser(6)
-    norm.fit(captions)
-    assert norm.steerable
-    outside = basis[:, 2:].sum(1)  # a direction no caption moved along
-    inside = captions[0].float()
-    torch.testing.assert_close(norm((inside + 3 * outside)[None]), norm(inside[None]))
-    assert norm(captions.float()).abs().sum() > 0
 
 
 class Recorder(nn.Module):
@@ -86,25 +72,6 @@ def test_a_run_carries_its_statistics_to_sampling(tiny_run: Path) -> None:
     assert torch.equal(norm.scale, weights["G_ema.text_norm.scale"])
 
 
-def test_the_standardiser_computes_in_fp32_under_bf16_autocast() -> None:
-    torch.manual_seed(0)
-    norm = TextStandardiser(8)
-    norm.fit(torch.randn(50, 8) * 0.01 + 1.0)  # small differences, as one dataset's captions
-    text = torch.randn(4, 8) * 0.01 + 1.0
-    with torch.autocast("cpu", torch.bfloat16):
-        mixed = norm(text)
-    assert mixed.dtype == torch.float32 and torch.equal(mixed, norm(text))
-
-
-def test_a_checkpoint_from_before_the_projection_loads_no_projection() -> None:
-    norm = TextStandardiser(3)
-    norm.fit(torch.randn(20, 3))
-    state = {k: v for k, v in norm.state_dict().items() if k != "projection"}
-    norm.projection.zero_()
-    norm.load_state_dict(state)
-    assert torch.equal(norm.projection, torch.eye(3))
-
-
 def test_a_checkpoint_from_before_loads_the_identity() -> None:
     norm = TextStandardiser(3)
     norm.mean.fill_(5.0)
@@ -112,7 +79,6 @@ def test_a_checkpoint_from_before_loads_the_identity() -> None:
     holder.text_norm, holder.layer = norm, nn.Linear(3, 1)
     holder.load_state_dict({"layer.weight": torch.zeros(1, 3), "layer.bias": torch.zeros(1)})
     assert torch.equal(norm.mean, torch.zeros(3)) and torch.equal(norm.scale, torch.ones(3))
-    assert torch.equal(norm.projection, torch.eye(3))
     with pytest.raises(RuntimeError):  # other missing tensors are still an error
         holder.load_state_dict({"layer.weight": torch.zeros(1, 3)})
 

@@ -17,13 +17,10 @@ at inference is standardised as the training captions were. `--init-from` keeps 
 statistics, which its weights were learned with. A run from before this has none: its networks
 load the identity (mean 0, scale 1), which is what they were trained with.
 
-Before the scaling, a sentence is projected onto the directions in which the training captions
-vary: the part of a typed sentence that no training caption had would reach G as something it
-never saw. A folder of cat photos captioned "a photo of a cat" has no such direction: every
-sentence becomes the zero vector that every training image had, so any prompt draws the cats G
-learned instead of grey noise. A few captions (five breeds span four directions) are not solved
-by it: a typed sentence lands between them, where G still draws grey (docs/results.md). Runs from
-before the projection load none (the identity matrix).
+Captions that never vary (a folder of cat photos, all "a photo of a cat") carry nothing G could
+follow: every sentence becomes the zero vector every training image had (scale 0), so any prompt
+draws the cats G learned, where a typed sentence used to reach G as a vector it never saw and
+drew grey noise.
 """
 
 from __future__ import annotations
@@ -37,62 +34,49 @@ from torch import nn
 # a dimension that hardly varies across the captions would be blown up into noise: its spread is
 # taken as at least this fraction of the median dimension's
 MIN_SPREAD = 0.1
-# directions of the captions' variation kept by the projection: variance above this fraction of
-# the largest direction's (below it: float rounding of the encoder, or a sentence's last decimals)
-MIN_VARIANCE = 1e-6
 
 
 class TextStandardiser(nn.Module):
-    """(B, dim) sentence vectors -> ((text - mean) @ projection) * scale: projected onto the
-    directions in which the training captions vary, then standardised per dimension."""
+    """(B, dim) sentence vectors -> (text - mean) * scale, per dimension."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(dim))
-        self.register_buffer("projection", torch.eye(dim))
         self.register_buffer("scale", torch.ones(dim))
 
     @torch.no_grad()
     def fit(self, vectors: torch.Tensor) -> None:
         """Set the statistics from the training captions' vectors (M, dim). Captions that do not
-        vary (one caption for every image) project every sentence to zero."""
-        device = self.mean.device
-        vectors = vectors.detach().to("cpu", torch.float64)  # the same on every rank and device
-        mean = vectors.mean(dim=0)
-        centred = vectors - mean
-        variance, directions = torch.linalg.eigh(centred.T @ centred / max(len(vectors) - 1, 1))
-        kept = directions[:, variance > MIN_VARIANCE * variance.max().clamp_min(1e-12)]
-        projection = kept @ kept.T
-        spread = (centred @ projection).std(dim=0) if len(vectors) > 1 else torch.zeros_like(mean)
+        vary (one caption for every image) map every sentence to zero."""
+        vectors = vectors.float().to(self.mean.device)
+        spread = vectors.std(dim=0) if len(vectors) > 1 else torch.zeros_like(self.mean)
         floor = MIN_SPREAD * spread.median()
-        scale = 1.0 / spread.clamp_min(floor) if floor > 1e-6 else torch.ones_like(mean)
-        for buffer, value in zip((self.mean, self.projection, self.scale),
-                                 (mean, projection, scale)):
-            buffer.copy_(value.to(device, buffer.dtype))
+        self.reset()
+        if spread.max() <= 1e-6:  # one sentence for every image: nothing to follow
+            self.mean.copy_(vectors.mean(dim=0))
+            self.scale.zero_()
+        elif floor > 1e-6:  # (else too few dimensions vary to measure a spread: the identity)
+            self.mean.copy_(vectors.mean(dim=0))
+            self.scale.copy_(1.0 / spread.clamp_min(floor))
 
     @torch.no_grad()
     def reset(self) -> None:
-        """The identity: mean 0, no projection, scale 1."""
+        """The identity: mean 0, scale 1."""
         self.mean.zero_()
-        self.projection.copy_(torch.eye(len(self.mean)))
         self.scale.fill_(1.0)
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
-        # in fp32 under autocast too: bf16 would round the captions' small differences
-        with torch.autocast(text.device.type, enabled=False):
-            return ((text.float() - self.mean) @ self.projection) * self.scale
+        return (text - self.mean) * self.scale
 
     @property
     def steerable(self) -> bool:
         """Whether the text can change anything: False when the training captions never varied."""
-        return bool(self.projection.abs().sum() > 0)
+        return bool(self.scale.abs().sum() > 0)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
         if prefix + "mean" not in state_dict:  # a checkpoint from before: trained unstandardised
             self.reset()
             return
-        # a checkpoint from before the projection: standardised only
-        state_dict.setdefault(prefix + "projection", torch.eye(len(self.mean)))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
