@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from t2igan.errors import UserError
-from t2igan.prompts import clean_prompt, clean_prompts, read_prompts_file
+from t2igan.prompts import (
+    FEW_CAPTIONS,
+    clean_prompt,
+    clean_prompts,
+    few_captions,
+    read_prompts_file,
+)
 
 
 def test_cleaning_collapses_whitespace_and_drops_control_characters() -> None:
@@ -94,3 +100,10 @@ def test_bad_files_name_the_line(tmp_path: Path, content: bytes, message: str) -
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="cannot read prompts file"):
         read_prompts_file(tmp_path / "nope.txt")
+
+
+def test_few_captions_are_kept_in_order_and_many_or_one_are_not() -> None:
+    assert few_captions(["b", "a", "b", "c", "a"]) == ["b", "a", "c"]
+    assert few_captions(["a cat"] * 50) is None  # one caption: no prompt steers such a run
+    many = [f"caption {i}" for i in range(FEW_CAPTIONS + 1)]
+    assert few_captions(many[:-1]) == many[:-1] and few_captions(many) is None

@@ -72,6 +72,7 @@ def test_info_names_the_model_and_the_limits(url: str) -> None:
 def test_generate_returns_the_images_the_api_makes(url: str, model: t2igan.TextToImage) -> None:
     status, reply = call(url, "/api/generate", {"prompt": f"  {CAT} ", "num": 3, "seed": 7})
     assert status == 200 and reply["prompt"] == CAT and reply["seed"] == 7
+    assert reply["drawn_as"] == CAT  # many training captions: a prompt draws as itself
     images = np.stack([decode(u) for u in reply["images"]])
     assert np.array_equal(images, model.generate_arrays(CAT, num=3, seed=7))
     assert reply["ms"] > 0

@@ -108,3 +108,38 @@ def test_a_run_on_one_caption_draws_the_same_whatever_the_prompt(
              for prompt in ("a photo of a cat", "a ginger cat with green eyes on a blue rug")]
     assert np.array_equal(typed[0], typed[1])
     assert not model.steerable and load(None).steerable
+
+
+def test_a_run_on_a_few_captions_draws_another_prompt_as_the_nearest_of_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from conftest import TINY
+    from t2igan.cli import main
+
+    rng = np.random.default_rng(0)
+    for name in ("tabby cat", "red car", "green frog"):  # "a photo of a tabby cat", ...
+        folder = tmp_path / "photos" / name
+        folder.mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "photos"), "--out", str(run), *TINY,
+                 "--num-images", "12", "--steps", "2"]) == 0
+    model = load(run)
+    assert sorted(model.captions) == ["a photo of a green frog", "a photo of a red car",
+                                      "a photo of a tabby cat"]
+    typed = "a sleepy ginger tabby cat on a sofa"
+    assert model.drawn_as([typed, "a photo of a red car"]) == ["a photo of a tabby cat",
+                                                               "a photo of a red car"]
+    assert np.array_equal(model.generate_arrays(typed, num=2, seed=3),
+                          model.generate_arrays("a photo of a tabby cat", num=2, seed=3))
+    assert not np.array_equal(model.generate_arrays(typed, num=2, seed=3),
+                              model.generate_arrays("a photo of a red car", num=2, seed=3))
+    capsys.readouterr()
+    assert main(["generate", "--run", str(run), "--prompt", typed, "--num", "2",
+                 "--out", str(tmp_path / "grid.png")]) == 0
+    assert f'"{typed}" -> "a photo of a tabby cat"' in capsys.readouterr().err
+    assert load(None).drawn_as(typed) == [typed]  # the bundled model's captions are many

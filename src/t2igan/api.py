@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from t2igan import settings
@@ -106,6 +107,9 @@ class TextToImage:
         self.G, self.config, self.meta = load_generator(self.run, device, ema, precision)
         self._lock = threading.Lock()
         self._recent: OrderedDict[str, torch.Tensor] = OrderedDict()
+        # a labelled set's few training captions (prompts.few_captions), and their vectors
+        self.captions: list[str] = self.meta.get("captions") or []
+        self._caption_vectors: torch.Tensor | None = None
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -135,7 +139,37 @@ class TextToImage:
         with self._lock:
             return self._embed(prompts)
 
+    def drawn_as(self, prompts: str | list[str]) -> list[str]:
+        """The caption each prompt is drawn from: the prompt itself, except on a run trained on a
+        few captions (`captions`: a labelled set, five breed names), where a prompt that is none
+        of them draws as the nearest by sentence vector (cosine): G learned those few points of
+        sentence space, and between them it draws flat grey."""
+        prompts = clean_prompts(prompts)
+        if not self.captions:
+            return prompts
+        with self._lock:
+            return [self.captions[i] for i in self._nearest(self._vectors(prompts))]
+
     def _embed(self, prompts: list[str]) -> torch.Tensor:
+        """What G reads for cleaned prompts: their sentence vectors, or on a few-caption run the
+        nearest caption's."""
+        return self._snapped(self._vectors(prompts))
+
+    def _snapped(self, vectors: torch.Tensor) -> torch.Tensor:
+        return self._known_vectors()[self._nearest(vectors)] if self.captions else vectors
+
+    def _nearest(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(P,) index of the training caption nearest each sentence vector."""
+        known = F.normalize(self._known_vectors(), dim=1)
+        return (F.normalize(vectors, dim=1) @ known.T).argmax(dim=1)
+
+    def _known_vectors(self) -> torch.Tensor:
+        if self._caption_vectors is None:
+            self._caption_vectors = embed_texts(self.captions, self.config.text_encoder,
+                                                remember=False)
+        return self._caption_vectors
+
+    def _vectors(self, prompts: list[str]) -> torch.Tensor:
         """Sentence vectors of cleaned prompts, the last RECENT prompts' kept in memory (a page's
         user changes the seed more often than the words); new ones are not written to the
         embedding store, which a server would otherwise rewrite on every request."""
@@ -171,8 +205,13 @@ class TextToImage:
         prompts = clean_prompts(prompts)
         _check_in_memory(len(prompts), how.num)
         with self._lock:
-            return prompt_grid(self.G, prompts, self._embed(prompts), how.num, how.seed,
-                               how.truncation)
+            vectors, labels = self._vectors(prompts), prompts
+            if self.captions:  # each row says which caption it was drawn as
+                nearest = self._nearest(vectors)
+                vectors = self._known_vectors()[nearest]
+                drawn = [self.captions[i] for i in nearest.tolist()]
+                labels = [p if p == c else f"{p} (drawn as: {c})" for p, c in zip(prompts, drawn)]
+            return prompt_grid(self.G, labels, vectors, how.num, how.seed, how.truncation)
 
     def write_folder(self, prompts: list[str], out: str | Path, num: int = 1, seed: int = 0,
                      truncation: float | None = None, batch_size: int = 64,
@@ -190,7 +229,7 @@ class TextToImage:
                             f"{how.num:,}); at most {MAX_FOLDER_IMAGES:,} in one folder")
         with self._lock:
             # a file's prompts are usually a dataset's captions: worth keeping in the store
-            text = embed_texts(prompts, self.config.text_encoder)
+            text = self._snapped(embed_texts(prompts, self.config.text_encoder))
             return write_image_folder(self.G, prompts, text, out, how.num, how.seed,
                                       how.truncation, how.batch_size, bool(progress))
 

@@ -27,6 +27,12 @@ MAX_PROMPT_CHARS = 2000  # far past what a sentence encoder reads (MiniLM: 256 w
 JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they shape Persian and Indic
 #                            words and join emoji sequences (a family, a technologist)
 SURROGATES = re.compile("[\ud800-\udfff]")  # what Python makes of bytes that are not UTF-8
+# A run trained on a few captions (a labelled set: cat-breeds' five "a photo of a Bengal cat")
+# records them, and a prompt that is none of them draws as the nearest one (TextToImage.drawn_as):
+# G learned those few points of sentence space, and between them it draws flat grey. Stanford
+# Cars' 196 class captions are many enough for a typed sentence to steer (docs/results.md); where
+# between 5 and 196 the line lies was not measured.
+FEW_CAPTIONS = 32
 
 
 def clean_prompt(prompt: str) -> str:
@@ -54,6 +60,13 @@ def clean_prompts(prompts: str | Iterable[str], max_chars: int = MAX_PROMPT_CHAR
         raise UserError("the list of prompts is empty: describe the image, "
                         "e.g. --prompt \"a ginger cat lying on a blue rug\"")
     return cleaned
+
+
+def few_captions(captions: Iterable[str]) -> list[str] | None:
+    """The distinct captions, first seen first, when there are 2 to FEW_CAPTIONS of them; else
+    None (one caption for every image is the text standardiser's case: no prompt steers)."""
+    distinct = list(dict.fromkeys(captions))
+    return distinct if 2 <= len(distinct) <= FEW_CAPTIONS else None
 
 
 def _clean_one(prompt: Any, max_chars: int) -> str:

@@ -6,7 +6,8 @@
     RUN/checkpoints/step-00000500/
         weights.safetensors         every network's tensors, prefixed "G.", "D." and "G_ema."
         meta.json                   step, model name, the resolved config, text_dim, classes,
-                                    version, and the sha256 of the two other files
+                                    the captions when few (prompts.few_captions), version,
+                                    and the sha256 of the two other files
         state.pt                    optimizer and random-generator state (torch.save,
                                     weights_only loadable)
 

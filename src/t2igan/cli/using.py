@@ -49,6 +49,19 @@ def _load_model(args: argparse.Namespace) -> TextToImage:
     return model
 
 
+def _say_drawn_as(model: TextToImage, prompts: list[str], shown: int = 5) -> None:
+    """On a run trained on a few captions, which one each other prompt draws as (stderr)."""
+    moved = [(p, c) for p, c in zip(prompts, model.drawn_as(prompts)) if p != c]
+    if not moved:
+        return
+    print(f"t2igan: run {model.run} was trained on {len(model.captions)} captions; a prompt that "
+          "is none of them draws as the nearest:", file=sys.stderr)
+    for prompt, caption in moved[:shown]:
+        print(f'  "{prompt}" -> "{caption}"', file=sys.stderr)
+    if len(moved) > shown:
+        print(f"  and {len(moved) - shown:,} more", file=sys.stderr)
+
+
 def cmd_generate(args: argparse.Namespace) -> None:
     from t2igan.prompts import clean_prompts, read_prompts_file
 
@@ -60,6 +73,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     num = sampling.num if sampling.num is not None else (8 if grid else 1)
     with claimed(out, "file", (".png",)) if grid else claimed(out, "folder"):  # before the work
         model = _load_model(args)
+        _say_drawn_as(model, prompts)
         if grid:
             from t2igan.images import save_png
 
@@ -97,11 +111,13 @@ def _interpolate(args: argparse.Namespace, how: InterpolationSettings, model: Te
 
     if args.start is not None:
         start, end = clean_prompts([args.start, args.end])
+        _say_drawn_as(model, [start, end])
         images = model.interpolate(start, end, how.steps, how.rows, how.seed, how.truncation)
         captions = [f"{start} -> {end} (noise {how.seed + r})" if how.rows > 1 else
                     f"{start} -> {end}" for r in range(how.rows)]
     else:
         prompts = clean_prompts(args.prompt)
+        _say_drawn_as(model, prompts)
         to_seed = (how.seed + 1) % SEED_LIMIT if how.to_seed is None else how.to_seed
         images = model.interpolate_noise(prompts, how.steps, how.seed, to_seed, how.truncation)
         captions = [f"{p} (noise {how.seed} -> {to_seed})" for p in prompts]

@@ -95,8 +95,10 @@ class App:
         prompt = self._prompt(body, "prompt")
         num = _integer(body, "num", 4, 1, self.limits.max_images)
         seed, truncation = _whole(body.get("seed", 0)), body.get("truncation")
+        # a run trained on a few captions draws a prompt that is none of them as the nearest
+        drawn_as = self.model.drawn_as(prompt)[0]
         return self._images(lambda: self.model.generate(prompt, num, seed, truncation),
-                            {"prompt": prompt, "seed": seed})
+                            {"prompt": prompt, "drawn_as": drawn_as, "seed": seed})
 
     def interpolate(self, request: Request) -> Response:
         body = _body(request)

@@ -28,6 +28,7 @@ from t2igan.interrupts import Interrupted, stop_requests
 from t2igan.models import build_networks, get_model, resolve
 from t2igan.models.text_norm import fit_text_statistics
 from t2igan.pretrained import packaged_file
+from t2igan.prompts import few_captions
 from t2igan.runtime import choose_precision, resolve_device, seed_process
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
@@ -125,6 +126,8 @@ class Trainer:
         if vectors is None:
             vectors = embed_texts([c for caps in data.captions for c in caps], cfg.text_encoder)
         table = CaptionTable(data.captions, vectors, self.device)
+        # a labelled set's few captions, kept in each checkpoint: a prompt draws as the nearest
+        self.few_captions = few_captions(c for caps in data.captions for c in caps)
         self.text_dim = table.vectors.shape[1]
         self.classes, labels = [], None
         if with_labels:
@@ -187,6 +190,7 @@ class Trainer:
     def meta(self) -> dict:
         return {"config": self.cfg.to_dict(), "model": self.cfg.model, "text_dim": self.text_dim,
                 "image_size": list(self.cfg.size), "classes": self.classes,
+                "captions": self.few_captions,
                 "d_backbone": backbone_record(self.cfg), "t2igan_version": __version__}
 
     def networks(self) -> dict[str, nn.Module]:
