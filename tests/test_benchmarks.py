@@ -46,8 +46,8 @@ EXPECTED = {
                        "| new prompt | 3 |", "images/s", "| G (4 images) |"],
     "bench_sampling.py": ["measured matmul rate: fp32 ", "| df-gan | 64 | 4 | ",
                           "| model | size | width (ngf) | GFLOPs/image | mode | ms/image, batch 1"],
-    "bench_text_norm.py": ["| sentence vectors | seed | all stated | MS-SSIM |",
-                           "| standardised | 0 |", "| raw | 0 |", "| raw, mean | |"],
+    "bench_demo.py": ["| variant | seed | all stated | MS-SSIM |",
+                      "| demo | 0 |", "| raw+lr=1e-3 | 0 |", "| raw+lr=1e-3, mean | |"],
     "bench_training.py": ["| model (64x64 unless said) | precision | images/s | GFLOPs/image |"],
     "real_vs_real.py": ["| set | held-out vs other real | FID | KID | precision | recall |",
                         "| procedural cats and cars | 6 vs 6 |"],
@@ -55,7 +55,7 @@ EXPECTED = {
                        "| set | step | generated vs real | FID | KID | precision | recall |"],
 }
 WRITES = {"bench_cars.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
-          "bench_sizes.py", "bench_text_norm.py", "real_photos.py"}  # these take --out
+          "bench_sizes.py", "bench_demo.py", "real_photos.py"}  # these take --out
 
 
 def test_every_benchmark_is_run_here() -> None:
