@@ -44,7 +44,7 @@ AUG = "color,translation,cutout"  # DiffAugment's full policy
 AUG_CT = "color,translation"
 # Explored on a GPU at each one's 30-CPU-minute image count first (README, "Real photos").
 CONFIGS = {
-    "gan-int-cls": dict(model="gan-int-cls", ngf=16, ndf=16, lr=4e-4),  # the demo's settings
+    "gan-int-cls": dict(model="gan-int-cls", ngf=16, ndf=16, lr=4e-4),  # the demo's, at the time
     "gan-int-cls+aug": dict(model="gan-int-cls", ngf=16, ndf=16, lr=4e-4, augment=AUG),
     "gan-int-cls-32+aug": dict(model="gan-int-cls", ngf=32, ndf=32, lr=2e-4, augment=AUG),
     "gan-int-cls-2e-4+ct": dict(model="gan-int-cls", ngf=16, ndf=16, lr=2e-4, augment=AUG_CT),

@@ -29,7 +29,8 @@ from benchmark_tools import parse_args
 COMMON = dict(image_size="64", batch_size=32, num_images=3000, steps=1_000_000, sample_every=250,
               checkpoint_every=250, log_every=10)
 RUNS = {
-    # The demo's tuned GAN-INT-CLS (lr 4e-4 beat the paper's 2e-4 at this budget: README, Results).
+    # GAN-INT-CLS as the demo trained it until lr 8e-4 (bench_demo.py); 4e-4 beat the paper's
+    # 2e-4 at this budget (docs/results.md)
     "gan-int-cls": dict(model="gan-int-cls", ngf=16, ndf=16, lr=4e-4),
     # DF-GAN's default spaces MA-GP out to every 4th step, 4x as strong; the paper's every step
     "df-gan": dict(model="df-gan", ngf=8, ndf=8),
