@@ -27,7 +27,7 @@ MAX_PROMPT_CHARS = 2000  # far past what a sentence encoder reads (MiniLM: 256 w
 JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they shape Persian and Indic
 #                            words and join emoji sequences (a family, a technologist)
 SURROGATES = re.compile("[\ud800-\udfff]")  # what Python makes of bytes that are not UTF-8
-# A run trained on a few captions (a labelled set: cat-breeds' five "a photo of a Bengal cat")
+# A run trained on a few captions (a labelled set: cat-breeds' five "a photo of an X cat")
 # records them, and a prompt that is none of them draws as the nearest one (TextToImage.drawn_as):
 # G learned those few points of sentence space, and between them it draws flat grey. Stanford
 # Cars' 196 class captions are many enough for a typed sentence to steer (docs/results.md); where
