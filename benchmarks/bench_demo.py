@@ -27,8 +27,8 @@ from benchmark_tools import parse_args
 # No attributes: their classifier trains for 2 minutes, once.
 TINY = dict(steps=2, seeds="0", out=None, variants="demo,raw+lr=1e-3", samples=20,
             metrics=["ms-ssim"],
-            overrides=dict(image_size="32", batch_size=4, num_images=16, ngf=4, ndf=4, nz=8,
-                           text_code=8))
+            overrides=dict(image_size="32", batch_size=4, mismatches=3, num_images=16, ngf=4,
+                           ndf=4, nz=8, text_code=8))
 
 
 def changes(variant: str) -> tuple[dict, bool]:

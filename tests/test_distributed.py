@@ -17,6 +17,7 @@ import torch
 from t2igan.config import TrainConfig
 from t2igan.errors import UserError
 from t2igan.runs import list_checkpoints
+from t2igan.training.batches import Batches, CaptionTable
 from t2igan.training.distributed import Group
 from t2igan.training.loop import Trainer
 
@@ -97,6 +98,22 @@ def test_sigterm_to_the_group_saves_once_and_the_run_resumes_with_one_process(
                              env=ENV, capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert [line["step"] for line in log_lines(run)][-2:] == [stopped + 1, stopped + 2]
+
+
+def test_each_process_pairs_its_images_with_the_captions_one_process_would() -> None:
+    images = torch.zeros(8, 3, 4, 4, dtype=torch.uint8)
+    table = CaptionTable([[f"caption {i}"] for i in range(8)], torch.arange(8.0)[:, None],
+                         torch.device("cpu"))
+
+    def batch(rank: int, world: int):  # --mismatches 3: (3, B / world, 1), roll after roll
+        rng = torch.Generator().manual_seed(0)
+        drawn = Batches(images, table, None, 4, rng, Group(rank, world), mismatches=3)()
+        return drawn.text, drawn.mismatched.unflatten(0, (3, -1))
+
+    text, whole = batch(0, 1)
+    assert all(torch.equal(whole[k - 1], text.roll(k, 0)) for k in (1, 2, 3))
+    halves = [batch(rank, 2)[1] for rank in (0, 1)]
+    assert torch.equal(torch.cat(halves, dim=1), whole)
 
 
 def test_a_batch_that_does_not_split_is_one_line(tmp_path: Path) -> None:

@@ -30,8 +30,8 @@ def test_demo_runs_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setattr(attributes, "RECIPE", TINY_RECIPE)
     monkeypatch.setattr(demo, "EVAL_SAMPLES", 16)
     monkeypatch.setattr(demo, "DEMO_CONFIG", {**demo.DEMO_CONFIG, "image_size": "32", "ngf": 4,
-                                              "ndf": 4, "batch_size": 4, "num_images": 16,
-                                              "steps": 3})
+                                              "ndf": 4, "batch_size": 4, "mismatches": 3,
+                                              "num_images": 16, "steps": 3})
     report = demo.run_demo(tmp_path / "demo", max_minutes=1)
     assert report["step"] == 3
     # real Inception features against as many held-out renders, with no weights flag

@@ -12,7 +12,7 @@ from t2igan.errors import UserError
 from t2igan.models import MODELS, df_gan, get_model, resolve
 from t2igan.models.base import Noise
 from t2igan.models.gan_int_cls import Discriminator, Objective
-from t2igan.models.objective import Batch, Generated
+from t2igan.models.objective import Batch, Generated, mismatch
 
 TEXT_DIM = 20
 SMALL = dict(ngf=8, ndf=8, nz=10, text_code=6, lr=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9)
@@ -33,12 +33,35 @@ def test_every_model_makes_every_size_it_states(model: str, size: tuple[int, int
     assert images.shape == (3, 3, height, width)
     assert images.min() >= -1 and images.max() <= 1  # tanh output: the model convention
     # Each objective runs both phases on these shapes and gives finite losses.
-    batch, noise = (Batch(images.detach(), text, torch.tensor([0, 1, 4])),
+    # --mismatches 2: every image judged with the batch's two other captions
+    batch, noise = (Batch(images.detach(), text, torch.tensor([0, 1, 4]), mismatch(text, 2)),
                     Noise(G.noise_dim, torch.Generator()))
     objective = get_model(model).objective(cfg)
     generated = objective.generate(G, batch, noise)
     assert torch.isfinite(objective.discriminator_loss(D, batch, generated)[0])
     assert torch.isfinite(objective.generator_loss(G, D, batch, generated, noise)[0])
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m != "stackgan"])  # D reads G's code
+def test_d_judges_k_mismatched_captions_as_k_separate_calls_would(model: str) -> None:
+    width, height = get_model(model).sizes[0]
+    _, D = get_model(model).build(TEXT_DIM, small_config(model, (width, height)), 5)
+    torch.manual_seed(0)
+    images, text = torch.rand(4, 3, height, width) * 2 - 1, torch.randn(4, TEXT_DIM)
+    with torch.no_grad():
+        together = D(images, text, mismatch(text, 3)).mismatched
+        apart = torch.cat([D(images, text, text.roll(k, 0)).mismatched for k in (1, 2, 3)])
+    assert together.shape[0] == 12 and torch.allclose(together, apart, atol=1e-5)
+    assert not torch.allclose(apart[:4], apart[4:8])  # the rolls are other captions
+
+
+def test_mismatches_must_leave_an_image_its_own_caption(tmp_path) -> None:
+    from t2igan.training.loop import Trainer
+
+    cfg = TrainConfig(model="gan-int-cls", image_size="32", batch_size=4, mismatches=4,
+                      num_images=8, **SMALL)
+    with pytest.raises(UserError, match="--mismatches 4 needs more than 4 images a step"):
+        Trainer(cfg, tmp_path, progress=False)
 
 
 def test_df_gan_grows_4_by_3_images_from_a_4_by_3_grid() -> None:

@@ -145,6 +145,11 @@ class TrainConfig(DataSettings):
                                   "G's loss: against a G that ignores its noise and makes one "
                                   "image per caption; 1 is the paper's; 0 turns it off",
                                   group="optimisation", check=between(0, 1000))
+    mismatches: int = setting(1, "other captions each real image is judged with in D's "
+                              "matching-aware term, the batch's next ones (the papers': 1); the "
+                              "image's features are computed once, so more cost little (the "
+                              "demo's: 4; docs/models.md)", group="optimisation",
+                              check=between(1, 64), metavar="K")
     gp_every: int | None = setting(None, "DF-GAN's MA-GP on every Nth step only, N times as "
                                    "strong (StyleGAN2's lazy regularisation): its second "
                                    "backward pass through D costs 28%% of a step (default: 4; "

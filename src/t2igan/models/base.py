@@ -7,8 +7,10 @@ Every model of the zoo subclasses these two, and every use goes through forward(
                                      vectors; images: (B, 3, H, W) in [-1, 1]
     D(images, text, mismatched=None, labels=None) -> Judgement
                                      logits for each image with its text; with `mismatched`, also
-                                     with another caption (the matching-aware term); with `labels`,
-                                     what a model with a class head says about the class
+                                     with other captions (the matching-aware term: K * B of them,
+                                     K per image, roll after roll; `tile` pairs the image features
+                                     with them); with `labels`, what a model with a class head
+                                     says about the class
 
 A network may hold frozen parts (StackGAN II's stage I; a pretrained backbone): their parameters
 have requires_grad False, and the trainer never turns it back on.
@@ -16,6 +18,7 @@ have requires_grad False, and the trainer never turns it back on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -38,11 +41,25 @@ class Judgement:
     # (B,) the image with its own text (or condition code); (B, N) for a D that judges N patches
     # per image (the projected D): every loss averages over all of them
     logits: torch.Tensor
-    mismatched: torch.Tensor | None = None  # (B,) the same image with another caption, when asked
+    # (K * B,) the same images with K other captions each, roll after roll, when asked
+    mismatched: torch.Tensor | None = None
     unconditional: torch.Tensor | None = None  # (B,) real or fake, text aside (StackGAN stage II)
     classes: torch.Tensor | None = None  # (B, C) class logits or (B, E) class embedding (TAC-GAN)
     # (B, E) the embedding of each label's class (ReACGAN's D2D-CE)
     proxies: torch.Tensor | None = None
+
+
+def tile(features: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
+    """Image features (B, ...) repeated to be judged with `texts` (K * B, text_dim): the tower
+    runs once however many mismatched captions each image is judged with."""
+    repeats = len(texts) // len(features)
+    return features if repeats == 1 else torch.cat([features] * repeats)
+
+
+def judge_others(judge: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 features: torch.Tensor, mismatched: torch.Tensor | None) -> torch.Tensor | None:
+    """`judge(features, text)` of each image's features with its mismatched captions, if any."""
+    return None if mismatched is None else judge(tile(features, mismatched), mismatched)
 
 
 class Discriminator(nn.Module):

@@ -147,7 +147,7 @@ class Discriminator(base.Discriminator):
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.blocks(self.from_rgb(images))  # (B, 8ndf, h0, w0)
         return base.Judgement(self.judge(features, text),
-                              None if mismatched is None else self.judge(features, mismatched))
+                              base.judge_others(self.judge, features, mismatched))
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:

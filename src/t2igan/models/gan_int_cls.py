@@ -83,7 +83,7 @@ class Discriminator(base.Discriminator):
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.image_tower(images)  # (B, 8ndf, 4, 4) at 64 px
         return base.Judgement(self.judge(features, text),
-                              None if mismatched is None else self.judge(features, mismatched))
+                              base.judge_others(self.judge, features, mismatched))
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
@@ -114,7 +114,8 @@ class Objective(SharedGeneration):
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,
                        noise: base.Noise) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         text = batch.text
-        mixed = self.beta * text + (1 - self.beta) * batch.mismatched  # (B, text_dim)
+        other = batch.mismatched[: len(text)]  # the first mismatched caption of each image
+        mixed = self.beta * text + (1 - self.beta) * other  # (B, text_dim)
         # Plain and interpolated texts in separate passes, not one concatenated batch: G uses
         # batch norm, and a batch that mixes the two has statistics D never saw in its own phase,
         # which G learns to exploit instead of drawing (measured: D's logit on the same fakes

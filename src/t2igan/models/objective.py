@@ -35,9 +35,9 @@ class Batch:
     text: torch.Tensor  # (B, text_dim) one caption's sentence vector per image
     # (B,) class indices, for models with an auxiliary classifier
     labels: torch.Tensor | None = None
-    # (B, text_dim) another image's caption for every image (default: `mismatch(text)`); the
-    # trainer gives each process its slice of the whole batch's, so that N processes pair the
-    # captions exactly as one would
+    # (K * B, text_dim) K other images' captions for every image, roll after roll (default:
+    # `mismatch(text)`, K = 1); the trainer gives each process its slice of the whole batch's, so
+    # that N processes pair the captions exactly as one would
     mismatched: torch.Tensor | None = None
     step: int = 0  # the training step this batch is for: lazy regularisers run every N steps
 
@@ -63,9 +63,10 @@ class Objective:
         return Generated(G(noise(len(batch.text)), batch.text), batch.text)
 
 
-def mismatch(text: torch.Tensor) -> torch.Tensor:
-    """Another image's caption for every image: the batch's texts rolled by one."""
-    return text.roll(1, 0)
+def mismatch(text: torch.Tensor, count: int = 1) -> torch.Tensor:
+    """`count` other images' captions for every image: the batch's texts rolled by 1, 2, ...,
+    count, one roll after another: (count * B, text_dim)."""
+    return torch.cat([text.roll(k, 0) for k in range(1, count + 1)])
 
 
 def judge_matching(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, text: torch.Tensor,

@@ -122,8 +122,9 @@ class ProjectedDiscriminator(base.Discriminator):
         mixed = self.mixing(self.backbone(images))
         features = [head.features(m) for head, m in zip(self.heads, mixed)]
 
-        def judge(cond: torch.Tensor) -> torch.Tensor:  # (B, N)
-            return torch.cat([head.logits(f, cond) for head, f in zip(self.heads, features)], 1)
+        def judge(cond: torch.Tensor) -> torch.Tensor:  # (len(cond), N)
+            return torch.cat([head.logits(base.tile(f, cond), cond)
+                              for head, f in zip(self.heads, features)], 1)
 
         judged = base.Judgement(judge(text), None if mismatched is None else judge(mismatched))
         if labels is not None and hasattr(self, "classify"):

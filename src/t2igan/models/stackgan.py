@@ -172,7 +172,7 @@ class Discriminator(base.Discriminator):
         vector."""
         features = self.image_tower(images)  # (B, 8ndf, 4, 4)
         return base.Judgement(self.judge(features, text),
-                              None if mismatched is None else self.judge(features, mismatched),
+                              base.judge_others(self.judge, features, mismatched),
                               (None if self.unconditional is None
                                else self.unconditional(features).flatten()))
 
@@ -230,7 +230,9 @@ class Objective(SharedGeneration):
                            generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         # D reads G's code of the caption (mu), so the mismatched code is another image's mu
         code = generated.condition.detach()
-        real, fake = judge_matching(D, batch.real, generated.images.detach(), code, mismatch(code))
+        per_image = len(batch.mismatched) // len(batch.text)  # --mismatches
+        real, fake = judge_matching(D, batch.real, generated.images.detach(), code,
+                                    mismatch(code, per_image))
         if real.unconditional is None:  # stage I
             loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
         else:  # stage II adds the unconditional logit

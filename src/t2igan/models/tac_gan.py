@@ -47,7 +47,7 @@ class Discriminator(gan_int_cls.Discriminator):
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.image_tower(images)
         judged = base.Judgement(self.judge(features, text),
-                                None if mismatched is None else self.judge(features, mismatched))
+                                base.judge_others(self.judge, features, mismatched))
         if labels is not None:
             # (B, C) logits or (B, E) embedding
             judged.classes = self.classify(features.flatten(1))

@@ -37,17 +37,21 @@ class Batches:
     """Random batches of (image, one of its captions, its class) with replacement."""
 
     def __init__(self, images: torch.Tensor, table: CaptionTable, labels: torch.Tensor | None,
-                 batch_size: int, rng: torch.Generator, group: Group) -> None:
+                 batch_size: int, rng: torch.Generator, group: Group,
+                 mismatches: int = 1) -> None:
         # images: uint8 (N, 3, H, W) on the CPU (a memory map for caches); batches go to the device
         self.images, self.table, self.labels = images, table, labels
         self.batch_size, self.rng, self.group = batch_size, rng, group
+        self.mismatches = mismatches  # other captions per image for D's matching-aware term
 
     def __call__(self, step: int = 0) -> Batch:
         index = torch.randint(len(self.images), (self.batch_size,), generator=self.rng,
                               device=self.rng.device)
         text = self.table.sample(index, self.rng)  # (B, text_dim)
         mine = self.group.share(self.batch_size)
-        index, text, mismatched = index[mine], text[mine], mismatch(text)[mine]
+        # every roll of the global batch, each cut to this process's slice
+        mismatched = mismatch(text, self.mismatches).unflatten(0, (self.mismatches, -1))
+        index, text, mismatched = index[mine], text[mine], mismatched[:, mine].flatten(0, 1)
         images = self.images[index.cpu()].to(self.rng.device, non_blocking=True)
         real = to_model(images).contiguous(memory_format=torch.channels_last)  # (b, 3, H, W)
         labels = None if self.labels is None else self.labels[index]

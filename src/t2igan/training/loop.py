@@ -86,6 +86,9 @@ class Trainer:
         if cfg.batch_size % group.world:
             raise UserError(f"--batch-size {cfg.batch_size} does not split over {group.world} "
                             f"processes: make it a multiple of {group.world}")
+        if cfg.mismatches >= cfg.batch_size:  # rolling by the batch size gives its own caption
+            raise UserError(f"--mismatches {cfg.mismatches} needs more than {cfg.mismatches} "
+                            f"images a step: --batch-size {cfg.batch_size}")
         if cfg.d_backbone != "none":
             packaged_file(cfg.d_backbone)  # a missing or damaged package fails before the data
         self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every and group.main else None
@@ -135,7 +138,7 @@ class Trainer:
             labels = labels.to(self.device)
         self.batch_rng = torch.Generator(self.device).manual_seed(cfg.seed)
         self.next_batch = Batches(data.images, table, labels, cfg.batch_size, self.batch_rng,
-                                  self.group)
+                                  self.group, cfg.mismatches)
 
     def _place_networks(self) -> None:
         """G and D as each phase calls them: compiled with --compile; D's phase through the
