@@ -27,8 +27,8 @@ from t2igan.training.loop import train
 # (four times DCGAN's): after 6,000 steps (7 minutes where the CPU has native bf16) every stated
 # attribute is right for 60-63% of held-out captions against 46% at 4e-4, whose facing (left or
 # right) is still at chance: 51% against 94-96% (benchmarks/bench_demo.py, docs/results.md).
-# Four mismatched captions per real image in D's matching-aware term, not one: 65.8% against
-# 60.3% at the same steps and seed, for no measurable time (the image features are reused).
+# Four mismatched captions per real image in D's matching-aware term, not one: 64.7% against
+# 61.5% at the same steps, two seeds, for no measurable time (the image features are reused).
 # GAN-INT-CLS, not the default DF-GAN: with the same 7 CPU minutes it scores 27% of captions fully
 # right against DF-GAN's 7% (benchmarks/bench_models.py): DF-GAN costs ~2.4x more per image and
 # is still in its early, saturated phase after 600 steps.
