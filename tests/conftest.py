@@ -1,4 +1,6 @@
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,15 @@ import pytest
 TINY = ["--model", "gan-int-cls", "--image-size", "32", "--ngf", "8", "--ndf", "8", "--nz", "16",
         "--text-code", "16", "--batch-size", "4", "--num-images", "24", "--log-every", "1",
         "--sample-every", "2", "--checkpoint-every", "2"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The free disk under the temporary folder, first in the log: a short disk fails many tests
+    at once, each with a long torch.save traceback."""
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"free disk under {tempfile.gettempdir()}: {free / 2**30:.1f} GiB")
 
 
 @pytest.fixture(autouse=True, scope="session")
