@@ -107,7 +107,7 @@ def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) ->
     assert main(["evaluate", "--run", str(tiny_run), "--num-samples", "20"]) == 0
     report = json.loads((tiny_run / "eval.json").read_text())
     assert set(report["metrics"]) == {"ms-ssim", "attributes", "fid", "kid", "precision",
-                                      "recall", "is-mobilenet"}
+                                      "recall", "is-mobilenet", "recognised"}
     assert set(report["skipped"]) == {"is", "r-precision", "domain-fid", "clip-score"}
     assert "weights-inception-2015-12-05" in report["skipped"]["is"]
     assert "t2igan text pretrain" in report["skipped"]["r-precision"]
@@ -116,6 +116,9 @@ def test_default_metrics_skip_what_cannot_run_with_the_reason(tiny_run: Path) ->
     assert (0 <= attributes_result["value"] <= 1
             and set(attributes_result["real"]) == set(attributes_result["generated"]))
     assert 0 < report["metrics"]["ms-ssim"]["value"] <= 1
+    recognised = report["metrics"]["recognised"]  # every procedural caption names a cat or a car
+    assert "20 generated images whose caption names" in recognised["protocol"]
+    assert 0 <= recognised["value"] <= 1 and 0 <= recognised["real"] <= 1
     table = (tiny_run / "eval.md").read_text()
     assert "| ms-ssim |" in table and "| is | skipped |" in table
     assert ("of real image i mod 20 of the test split: 20 distinct captions"

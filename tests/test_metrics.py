@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from PIL import Image
 
 from t2igan.metrics import reference
+from t2igan.metrics.context import EvalSettings
 from t2igan.metrics.fid import Gaussian, fid, fit_gaussian, frechet_distance
 from t2igan.metrics.inception_score import inception_score
 from t2igan.metrics.kid import kid
@@ -166,3 +168,37 @@ def test_precision_and_recall_match_the_definition_computed_naively() -> None:
     result = precision_recall(real, fake)
     assert result["precision"] == pytest.approx(inside(fake, real), abs=1e-6)
     assert result["recall"] == pytest.approx(inside(real, fake), abs=1e-6)
+
+
+def test_recognised_counts_the_subjects_classes_in_the_top_five() -> None:
+    from t2igan.metrics.recognition import IMAGENET_CLASSES, recognised, subjects
+
+    assert subjects(["a photo of a 2012 Audi TTS Coupe", "a ginger kitten on a rug",
+                     "a pickup truck at night", "a bowl of fruit"]) == ["car", "cat", "car", None]
+    logits = torch.zeros(4, 1000)
+    logits[0, IMAGENET_CLASSES["cat"][0]] = 5  # a cat, named a tabby first
+    logits[1, IMAGENET_CLASSES["car"][0]] = 5  # a cat caption, named a vehicle: not recognised
+    logits[1, 1:5] = 9
+    logits[2, list(range(4)) + [IMAGENET_CLASSES["car"][-1]]] = torch.tensor([9, 8, 7, 6, 5.])
+    logits[3, IMAGENET_CLASSES["cat"][1]] = 5  # no subject named: not counted
+    result = recognised(logits, ["cat", "cat", "car", None])
+    assert result == {"share": 2 / 3, "counted": 3, "by_subject": {"car": 1.0, "cat": 0.5}}
+    logits[2, 0:5] = 10  # the car class falls to sixth place
+    assert recognised(logits, ["cat", "cat", "car", None])["by_subject"]["car"] == 0.0
+    assert recognised(logits, [None] * 4) == {"share": None, "counted": 0, "by_subject": {}}
+
+
+def test_a_folder_whose_captions_name_no_cat_or_car_skips_recognised(tmp_path: Path) -> None:
+    from t2igan.evaluate import evaluate_images
+
+    folder = tmp_path / "bowls"
+    folder.mkdir()
+    for i in range(10):
+        Image.new("RGB", (32, 32), (20 * i, 90, 200)).save(folder / f"{i}.png")
+    (folder / "captions.jsonl").write_text("".join(
+        json.dumps({"file": f"{i}.png", "captions": ["a bowl of fruit"]}) + "\n"
+        for i in range(10)))
+    report = evaluate_images(folder, "synthetic", ["recognised"], None,
+                             EvalSettings(progress=False))
+    assert report["metrics"] == {}
+    assert report["skipped"] == {"recognised": "no caption names a cat or a car"}

@@ -28,6 +28,7 @@ from t2igan.metrics.context import (
     EvalContext,
     EvalSettings,
     Generated,
+    NotApplicable,
     RealSet,
     missing_requirement,
 )
@@ -152,7 +153,12 @@ def _score(generated: Generated, real: CaptionedTensors, record: dict, names: li
     ctx = EvalContext(generated, lambda: RealSet(real.images, real.captions,
                                                  _classes(real.attributes, label)),
                       record, settings, device=device)
-    results = {name: METRICS[name].compute(ctx) for name in names}
+    results = {}
+    for name in names:
+        try:
+            results[name] = METRICS[name].compute(ctx)
+        except NotApplicable as why:  # known only once the captions are: no cat or car named
+            skipped[name] = str(why)
     return {"num_samples": len(generated.images), "data": record["data"],
             "split": record["split"], "real_images": record["count"], "captions": captions_used,
             "metrics": results, "skipped": skipped}

@@ -230,6 +230,9 @@ _RULES = [
     _rule(r"vans?|minivans?", lambda m: {"car_type": "van"}),
     _rule(r"cats?|kitty|kitties|kittens?", lambda m: {"subject": "cat"}),
     _rule(r"cars?|automobiles?|vehicles?", lambda m: {"subject": "car"}),
+    # body types the procedural cars lack, as Stanford Cars' class names have them
+    _rule(r"coupes?|convertibles?|suvs?|wagons?|cabs?|taxis?|jeeps?|limousines?",
+          lambda m: {"subject": "car"}),
     _rule(r"stripes|striped|stripy|tabby", lambda m: {"pattern": "striped"}),
     _rule(r"spots|spotted|spotty", lambda m: {"pattern": "spotted"}),
     _rule(r"plain|solid", lambda m: {"pattern": "plain"}),

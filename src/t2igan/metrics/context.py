@@ -72,6 +72,11 @@ class EvalSettings:
         check(self)
 
 
+class NotApplicable(Exception):  # noqa: N818 (a reason, not a failure)
+    """A metric that cannot score these images; its message says why, and the report lists the
+    metric as skipped with it."""
+
+
 def _sample_count(count: int) -> str | None:
     """Scores split the samples 10 ways; past 100,000 (the papers use up to 50,000) is a typo."""
     if 10 <= count <= 100_000:

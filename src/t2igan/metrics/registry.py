@@ -12,13 +12,14 @@ from pathlib import Path
 
 import torch
 
-from t2igan.metrics.context import EvalContext
-from t2igan.metrics.extractors import MODES
+from t2igan.metrics.context import EvalContext, NotApplicable
+from t2igan.metrics.extractors import MODES, extract
 from t2igan.metrics.fid import fid, fit_gaussian, frechet_distance, load_gaussian
 from t2igan.metrics.inception_score import inception_score
 from t2igan.metrics.kid import kid
 from t2igan.metrics.precision_recall import NEIGHBOURHOOD, precision_recall
 from t2igan.metrics.r_precision import r_precision
+from t2igan.metrics.reference import reference_features
 from t2igan.pretrained import file_sha256
 
 
@@ -144,6 +145,29 @@ def _ms_ssim(ctx: EvalContext) -> dict:
             f"lower is more diverse; {real_text}"}
 
 
+def _recognised(ctx: EvalContext) -> dict:
+    from t2igan.metrics.recognition import TOP, recognised, subjects
+
+    g, mobilenet = ctx.generated, ctx.mobilenet
+    generated = recognised(torch.from_numpy(ctx.features(mobilenet)["logits"]),
+                           subjects(g.captions))
+    if not generated["counted"]:
+        raise NotApplicable("no caption names a cat or a car")
+    record = {**ctx.real_record, **mobilenet.identity, "feature": "logits"}
+    real_logits = reference_features(record, lambda: extract(
+        mobilenet, ctx.real.images, progress=ctx.settings.progress,
+        desc="mobilenet-v2 classes of real images")["logits"])
+    real = recognised(torch.from_numpy(real_logits), subjects([c[0] for c in ctx.real.captions]))
+    real_text = (f"{real['share']:.3f} of {real['counted']:,}" if real["counted"]
+                 else "none names a cat or a car")
+    return {"value": generated["share"], "std": None, "by_subject": generated["by_subject"],
+            "real": real["share"], "real_by_subject": real["by_subject"],
+            "protocol": f"{generated['counted']:,} generated images whose caption names a cat "
+            f"or a car; share with one of the subject's ImageNet classes in the top {TOP} of "
+            f"{mobilenet.network}, whole image resized to 224x224; real images the same way: "
+            f"{real_text}"}
+
+
 def _clip_score(ctx: EvalContext) -> dict:
     from t2igan.metrics.clip_score import load_clip
 
@@ -189,6 +213,8 @@ METRICS = {m.name: m for m in [
            _r_precision),
     Metric("domain-fid", "FID in a project-trained DAMSM encoder's features (lower is better)",
            "encoder", True, _domain_fid),
+    Metric("recognised", "share of cat and car captions whose image an ImageNet classifier "
+           "names so (top 5)", "mobilenet", False, _recognised),
     Metric("clip-score", "CLIP score with a local CLIP model (higher is better)", "clip", False,
            _clip_score),
     Metric("attributes", "captions with every stated attribute right (procedural data)",
