@@ -112,6 +112,7 @@ class Trainer:
         self.noise = SharedNoise(self.G.noise_dim, self.noise_rng, group)
         self.step = 0
         self.saved_step: int | None = None  # the step of the newest checkpoint on disk
+        self.settled_step: int | None = None  # the step the EMA's batch norms were measured at
 
     def _load_data(self, with_labels: bool) -> None:
         cfg = self.cfg
@@ -205,6 +206,7 @@ class Trainer:
         self.saved_step = self.step
         if not self.group.main:
             return None
+        self.settle_ema()
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state(),
                  "augment_rng": self.augment_rng.get_state(),
@@ -229,9 +231,17 @@ class Trainer:
                             "does not fit this run") from None
         self.step = self.saved_step = checkpoint.meta["step"]
 
+    def settle_ema(self) -> None:
+        """The EMA generator's batch-norm statistics measured under its own weights, once a step
+        (a sample grid and a checkpoint of one step share them)."""
+        if self.ema and self.settled_step != self.step:
+            self.ema.settle_batch_norms(self.next_batch.table.vectors, self.cfg.seed)
+            self.settled_step = self.step
+
     @contextmanager
     def sampling_generator(self) -> Iterator[nn.Module]:
         """The generator that samples and is evaluated (the EMA one when kept), in eval mode."""
+        self.settle_ema()
         G = self.ema.model if self.ema else self.G.eval()
         try:
             yield G
