@@ -46,6 +46,8 @@ EXPECTED = {
                        "| new prompt | 3 |", "images/s", "| G (4 images) |"],
     "bench_sampling.py": ["measured matmul rate: fp32 ", "| df-gan | 64 | 4 | ",
                           "| model | size | width (ngf) | GFLOPs/image | mode | ms/image, batch 1"],
+    "bench_ema_norms.py": ["| run | statistics | fid | kid | precision | recall | recognised |",
+                          "| tiny | copied from G |", "| tiny | its own |"],
     "bench_demo.py": ["| variant | seed | all stated | MS-SSIM |",
                       "| demo | 0 |", "| raw+lr=1e-3 | 0 |", "| raw+lr=1e-3, mean | |"],
     "bench_training.py": ["| model (64x64 unless said) | precision | images/s | GFLOPs/image |"],
@@ -55,7 +57,8 @@ EXPECTED = {
                        "| set | step | generated vs real | FID | KID | precision | recall |"],
 }
 WRITES = {"bench_cars.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
-          "bench_sizes.py", "bench_demo.py", "real_photos.py"}  # these take --out
+          "bench_sizes.py", "bench_demo.py", "real_photos.py",
+          "bench_ema_norms.py"}  # these take --out
 
 
 def test_every_benchmark_is_run_here() -> None:

@@ -35,31 +35,33 @@ class EMA:
         decay = min(self.decay, (1 + step) / (10 + step))
         # one fused call for all tensors, not a Python loop of small kernels
         torch._foreach_lerp_(list(self.model.parameters()), list(G.parameters()), 1 - decay)
-        mine = list(self.model.buffers())  # batch-norm statistics: copied
+        # buffers (batch-norm statistics) are copied; settle_batch_norms measures the average's
+        # own before it samples or is saved
+        mine = list(self.model.buffers())
         if mine:
             torch._foreach_copy_(mine, list(G.buffers()))
 
-    @torch.no_grad()
-    def settle_batch_norms(self, text: torch.Tensor, seed: int) -> None:
-        """Measure the average's batch-norm statistics under its own weights: G made from fresh
-        noise and the training captions' (N, D) sentence vectors, in training mode, the
-        statistics averaged over SETTLE_IMAGES images. Same seed, same statistics."""
-        G = self.model.train()  # frozen parts (StackGAN's stage I) stay in eval mode
-        norms = [m for m in G.modules() if isinstance(m, _BatchNorm) and m.training]
-        try:
-            if not norms:
-                return
-            momenta = [m.momentum for m in norms]
-            for m in norms:
-                m.reset_running_stats()
-                m.momentum = None  # a plain average over the batches, not a decaying one
-            rng = torch.Generator(text.device).manual_seed(seed)
-            noise = Noise(G.noise_dim, rng)
-            for _ in range(SETTLE_IMAGES // SETTLE_BATCH):
-                picks = torch.randint(len(text), (SETTLE_BATCH,), generator=rng,
-                                      device=text.device)
-                G(noise(SETTLE_BATCH), text[picks])
-            for m, momentum in zip(norms, momenta, strict=True):
-                m.momentum = momentum
-        finally:
-            G.eval()
+
+@torch.no_grad()
+def settle_batch_norms(G: nn.Module, text: torch.Tensor, seed: int) -> None:
+    """Measure G's batch-norm statistics under its own weights: G made from fresh noise and the
+    training captions' (N, D) sentence vectors, in training mode, the statistics averaged over
+    SETTLE_IMAGES images; G is left in eval mode. Same seed, same statistics."""
+    G.train()  # frozen parts (StackGAN's stage I) stay in eval mode
+    norms = [m for m in G.modules() if isinstance(m, _BatchNorm) and m.training]
+    try:
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the batches, not a decaying one
+        rng = torch.Generator(text.device).manual_seed(seed)
+        noise = Noise(G.noise_dim, rng)
+        for _ in range(SETTLE_IMAGES // SETTLE_BATCH):
+            picks = torch.randint(len(text), (SETTLE_BATCH,), generator=rng, device=text.device)
+            G(noise(SETTLE_BATCH), text[picks])
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+    finally:
+        G.eval()

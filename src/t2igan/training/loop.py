@@ -20,6 +20,7 @@ from tqdm import tqdm
 from t2igan import __version__, files, losses, runs
 from t2igan.augment import seen_through
 from t2igan.config import TrainConfig
+from t2igan.data.dataset import CaptionedTensors
 from t2igan.data.memory import class_labels, load_into_memory, open_dataset
 from t2igan.data.sources import count_reasons
 from t2igan.errors import UserError
@@ -35,7 +36,7 @@ from t2igan.text import embed_texts
 from t2igan.training import distributed
 from t2igan.training.batches import Batches, CaptionTable, SharedNoise
 from t2igan.training.distributed import Group
-from t2igan.training.ema import EMA
+from t2igan.training.ema import EMA, settle_batch_norms
 from t2igan.training.evaluation import TrainingEvaluation
 from t2igan.training.logbook import TENSORBOARD, Logbook
 from t2igan.training.precision import InFloat32, MixedPrecision
@@ -64,6 +65,14 @@ def frozen(network: nn.Module) -> Iterator[None]:
     finally:
         for parameter, requires_grad in before:
             parameter.requires_grad_(requires_grad)
+
+
+def caption_vectors(data: CaptionedTensors, encoder: str) -> torch.Tensor:
+    """Every caption's sentence vector, image by image: a prepared cache's own where it was
+    embedded with this encoder, else embedded now."""
+    if data.vectors is not None and data.text_encoder == encoder:
+        return data.vectors
+    return embed_texts([c for caps in data.captions for c in caps], encoder)
 
 
 def _trainable(network: nn.Module) -> list[nn.Parameter]:
@@ -125,11 +134,7 @@ class Trainer:
         self.prompts = (SAMPLE_PROMPTS if cfg.data == "synthetic"
                         else _distinct([c[0] for c in data.captions], 8))
         self.prompt_vectors = embed_texts(self.prompts, cfg.text_encoder)
-        # a cache's, already computed
-        vectors = data.vectors if data.text_encoder == cfg.text_encoder else None
-        if vectors is None:
-            vectors = embed_texts([c for caps in data.captions for c in caps], cfg.text_encoder)
-        table = CaptionTable(data.captions, vectors, self.device)
+        table = CaptionTable(data.captions, caption_vectors(data, cfg.text_encoder), self.device)
         # a labelled set's few captions, kept in each checkpoint: a prompt draws as the nearest
         self.few_captions = few_captions(c for caps in data.captions for c in caps)
         self.text_dim = table.vectors.shape[1]
@@ -235,7 +240,7 @@ class Trainer:
         """The EMA generator's batch-norm statistics measured under its own weights, once a step
         (a sample grid and a checkpoint of one step share them)."""
         if self.ema and self.settled_step != self.step:
-            self.ema.settle_batch_norms(self.next_batch.table.vectors, self.cfg.seed)
+            settle_batch_norms(self.ema.model, self.next_batch.table.vectors, self.cfg.seed)
             self.settled_step = self.step
 
     @contextmanager
