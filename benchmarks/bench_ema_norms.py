@@ -3,7 +3,8 @@ standing statistics) against the average's own, measured under its weights as ev
 now holds them. Both come from the same finished runs: the average's weights, with the raw G's
 running statistics or with `settle_batch_norms`. Each is scored (FID, KID, precision, recall in
 Inception features; recognised, by an ImageNet MobileNetV2) on --samples generated images against
-the run's held-out split, and drawn as a grid of the run's first captions (OUT/<run>-<way>.png).
+the run's held-out split, and drawn as a grid of the run's first captions
+(OUT/<run>-copied.png, OUT/<run>-own.png).
 
     python benchmarks/bench_ema_norms.py RUN [RUN ...] [--samples 1000] [--out DIR]
     python benchmarks/bench_ema_norms.py --tiny   (seconds: a 2-step procedural run, 10 samples)
@@ -21,6 +22,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from benchmark_tools import cli, parse_args
+from t2igan.config import TrainConfig
 from t2igan.data.memory import load_into_memory, open_dataset
 from t2igan.evaluate import score_generator
 from t2igan.images import save_png
@@ -33,12 +35,13 @@ from t2igan.training.ema import settle_batch_norms
 from t2igan.training.loop import caption_vectors
 
 METRICS = ["fid", "kid", "precision", "recall", "recognised"]
+GRID_NAMES = {"copied from G": "copied", "its own": "own"}
 TINY_RUN = ["--model", "gan-int-cls", "--image-size", "32", "--ngf", "8", "--ndf", "8",
             "--nz", "16", "--text-code", "16", "--batch-size", "4", "--num-images", "24",
             "--steps", "2"]
 
 
-def two_ways(run: Path) -> tuple[dict[str, torch.nn.Module], object, list[str]]:
+def two_ways(run: Path) -> tuple[dict[str, torch.nn.Module], TrainConfig, list[str]]:
     """The run's average with G's copied statistics and with its own; its config; its captions."""
     checkpoint = load_latest(run, with_state=False)
     cfg, meta = checkpoint.config, checkpoint.meta
@@ -86,7 +89,7 @@ def main() -> None:
             cells = " | ".join("n/a" if v is None else f"{v:.4g}" for v in values)
             print(f"| {run.name} | {way} | {cells} |", flush=True)
             grid = prompt_grid(G, captions, embed_texts(captions, cfg.text_encoder), 8, seed=0)
-            save_png(grid, out / f"{run.name}-{way.split()[0]}.png")
+            save_png(grid, out / f"{run.name}-{GRID_NAMES[way]}.png")
     print(f"grids: {out}")
 
 

@@ -72,7 +72,7 @@ class EvalSettings:
         check(self)
 
 
-class NotApplicable(Exception):  # noqa: N818 (a reason, not a failure)
+class NotApplicable(Exception):
     """A metric that cannot score these images; its message says why, and the report lists the
     metric as skipped with it."""
 
