@@ -94,6 +94,10 @@ def test_sigterm_saves_every_finished_step_and_resume_goes_on(tmp_path: Path) ->
     saved = read_meta(latest_checkpoint(run))["step"]
     # every finished (and logged) step is in the checkpoint
     assert saved == logged[-1] == len(logged)
+    # a quick save: the average keeps G's copied batch-norm statistics, none are measured
+    weights = load_file(latest_checkpoint(run) / "weights.safetensors")
+    means = [name for name in weights if name.startswith("G.") and name.endswith("running_mean")]
+    assert means and all(torch.equal(weights[n], weights["G_ema." + n[2:]]) for n in means)
     assert main(["train", "--out", str(run), "--resume", "--steps", str(saved + 2)]) == 0
     assert read_meta(latest_checkpoint(run))["step"] == saved + 2
 

@@ -25,9 +25,10 @@ def first_norm_input_mean(G: torch.nn.Module, text: torch.Tensor) -> torch.Tenso
     norm = next(m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d))
     seen = []
     hook = norm.register_forward_hook(lambda m, args, out: seen.append(args[0].mean((0, 2, 3))))
+    rng = torch.Generator().manual_seed(5)
     with torch.no_grad():
-        G.eval()(torch.randn(2048, G.noise_dim, generator=torch.Generator().manual_seed(5)),
-                 text[torch.randint(len(text), (2048,), generator=torch.Generator())])
+        G.eval()(torch.randn(2048, G.noise_dim, generator=rng),
+                 text[torch.randint(len(text), (2048,), generator=rng)])
     hook.remove()
     return seen[0]
 

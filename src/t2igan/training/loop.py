@@ -206,12 +206,14 @@ class Trainer:
         """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
         return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
 
-    def save(self) -> Path | None:
-        """A checkpoint of this step (written by rank 0 alone)."""
+    def save(self, settle: bool = True) -> Path | None:
+        """A checkpoint of this step (written by rank 0 alone); settle=False keeps the EMA
+        generator's copied batch-norm statistics, for a save that must be quick."""
         self.saved_step = self.step
         if not self.group.main:
             return None
-        self.settle_ema()
+        if settle:
+            self.settle_ema()
         state = {"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
                  "batch_rng": self.batch_rng.get_state(), "noise_rng": self.noise_rng.get_state(),
                  "augment_rng": self.augment_rng.get_state(),
@@ -300,8 +302,8 @@ class Trainer:
                 signal_number, past_deadline = self.group.maximum(
                     [stop[0] if stop else 0, time.monotonic() >= deadline], self.device)
                 if signal_number:
-                    if self.saved_step != self.step:
-                        self.save()
+                    if self.saved_step != self.step:  # quick: a supervisor may kill soon after
+                        self.save(settle=False)  # (docker stop waits 10 s; settling can take 30)
                     raise Interrupted(int(signal_number), self.step,
                                       "checkpoint saved" if main else "rank 0 saved the checkpoint")
                 if past_deadline:
