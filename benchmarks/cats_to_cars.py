@@ -4,7 +4,8 @@ trained on cars from scratch for the same minutes, both scored against held-out 
 The users' plan for the LSUN setting: learn cats, then apply the model to cars. Both runs use the
 same settings (FastGAN-style G against a D on frozen EfficientNet-Lite0 features, 64x64) and the
 same cars cache; FID, KID, precision and recall in Inception features of --samples generated
-images against the cache's held-out cars; grids of typed car prompts land in OUT/<name>/typed.png.
+images against the cache's held-out cars, and recognised (an ImageNet MobileNetV2 names the car);
+grids of typed car prompts land in OUT/<name>/typed.png.
 
     python benchmarks/cats_to_cars.py --cats-run bench-runs/photos/petimages-fastgan-16+lite0 \\
         --cars bench-runs/cars64s [--minutes 6] [--samples 1000] [--out bench-runs/cats-to-cars]
@@ -37,8 +38,8 @@ def train_and_score(name: str, cars: Path, out: Path, budget: list[str], samples
         "--sample-every", 1000, "--checkpoint-every", 1000, *budget, *start)
     cli("generate", "--run", run, *(f for p in PROMPTS for f in ("--prompt", p)), "--num", 8,
         "--out", run / "typed.png")
-    cli("evaluate", "--run", run, "--metrics", "fid,kid,precision,recall", "--num-samples",
-        samples)
+    cli("evaluate", "--run", run, "--metrics", "fid,kid,precision,recall,recognised",
+        "--num-samples", samples)
     report = json.loads((run / "eval.json").read_text())
     logged = (run / "log.jsonl").read_text().splitlines()  # none in --tiny's 2 steps
     speed = json.loads(logged[-1]).get("images_per_s") if logged else None
@@ -78,11 +79,11 @@ def main() -> None:
                                                               ["--init-from", cats]),
             "cars from scratch": train_and_score("scratch", Path(cars), out, budget, samples, [])}
     (out / "results.json").write_text(json.dumps(rows, indent=2))
-    print("\n| run | steps on cars | img/s | FID | KID | precision | recall |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| run | steps on cars | img/s | FID | KID | precision | recall | recognised |\n"
+          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in rows.items():
         print(f"| {name} | {r['step']} | {r['images_per_s']} | {r['fid']:.1f} | {r['kid']:.3f} | "
-              f"{r['precision']:.3f} | {r['recall']:.3f} |")
+              f"{r['precision']:.3f} | {r['recall']:.3f} | {r['recognised']:.3f} |")
     print(f"FID etc.: {next(iter(rows.values()))['protocol']}")
 
 

@@ -1,7 +1,8 @@
 """Real photos from ../shared/data, each trained for the same CPU budget at 64x64, then asked for
 typed sentences and scored: FID, KID, precision and recall in Inception features of --samples
-generated images against the set's held-out photos. Prints each run's summary (steps, images/s)
-and a table of the scores; grids land in OUT/<name>/.
+generated images against the set's held-out photos, and recognised (an ImageNet MobileNetV2 names
+the cat; the held-out photos' share beside it). Prints each run's summary (steps, images/s) and a
+table of the scores; grids land in OUT/<name>/.
 
     python benchmarks/real_photos.py [--minutes 15] [--samples 1000] [--out bench-runs/photos]
         [--setting tac-gan+aug|fastgan-16+lite0] [--sets cat-breeds,petimages]
@@ -52,7 +53,7 @@ def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str
         "--sample-every", 1000, "--checkpoint-every", 1000, *budget)
     cli("generate", "--run", run_folder, *(f for p in prompts for f in ("--prompt", p)),
         "--num", 8, "--out", run_folder / "typed.png")
-    cli("evaluate", "--run", run_folder, "--metrics", "fid,kid,precision,recall",
+    cli("evaluate", "--run", run_folder, "--metrics", "fid,kid,precision,recall,recognised",
         "--num-samples", samples)
     return json.loads((run_folder / "eval.json").read_text())
 
@@ -81,14 +82,15 @@ def main() -> None:
         reports[name] = run(name, source, prompts, out,
                             TINY if args.tiny else ["--max-minutes", args.minutes],
                             10 if args.tiny else args.samples, args.setting)
-    print("\n| set | step | generated vs real | FID | KID | precision | recall |\n"
-          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| set | step | generated vs real | FID | KID | precision | recall | recognised "
+          "(real) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, report in reports.items():
         m = report["metrics"]
         print(f"| {name} | {report['step']} | {report['num_samples']:,} vs "
               f"{report['real_images']:,} ({report['split']}) | {m['fid']['value']:.1f} | "
               f"{m['kid']['value']:.3f} | {m['precision']['value']:.3f} | "
-              f"{m['recall']['value']:.3f} |")
+              f"{m['recall']['value']:.3f} | {m['recognised']['value']:.3f} "
+              f"({m['recognised']['real']:.3f}) |")
 
 
 if __name__ == "__main__":

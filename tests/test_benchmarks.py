@@ -21,7 +21,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 HELPERS = {"benchmark_tools.py"}  # imported by benchmarks, not one
 # script -> lines its output must hold (its tables' headers; the grids it writes)
 EXPECTED = {
-    "cats_to_cars.py": ["| run | steps on cars | img/s | FID | KID | precision | recall |",
+    "cats_to_cars.py": ["| run | steps on cars | img/s | FID | KID | precision | recall | "
+                        "recognised |",
                         "| cats, then cars (--init-from) | 2 |", "| cars from scratch | 2 |"],
     "bench_backbones.py": ["| strided depthwise conv, batch 2 | fp32 (ms) | bf16 (ms) |",
                            "| 672 ch, 5x5, 8 -> 4 |",
@@ -54,7 +55,8 @@ EXPECTED = {
     "real_vs_real.py": ["| set | held-out vs other real | FID | KID | precision | recall |",
                         "| procedural cats and cars | 6 vs 6 |"],
     "real_photos.py": ['"step": 2', "cat-breeds/typed.png",
-                       "| set | step | generated vs real | FID | KID | precision | recall |"],
+                       "| set | step | generated vs real | FID | KID | precision | recall | "
+                       "recognised (real) |"],
 }
 WRITES = {"bench_cars.py", "bench_data.py", "bench_metrics.py", "bench_models.py",
           "bench_sizes.py", "bench_demo.py", "real_photos.py",
