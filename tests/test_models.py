@@ -55,6 +55,95 @@ def test_d_judges_k_mismatched_captions_as_k_separate_calls_would(model: str) ->
     assert not torch.allclose(apart[:4], apart[4:8])  # the rolls are other captions
 
 
+def _nearest_differing(text: torch.Tensor, count: int) -> tuple[list[int], list[bool]]:
+    """A slow reference for `mismatch`: for each k and image i, the k-th earlier caption (walking
+    back cyclically) that differs from i's, else the k-th roll; and whether it differs."""
+    n, picks, differs = len(text), [], []
+    for k in range(1, count + 1):
+        for i in range(n):
+            back = [j % n for j in range(i - 1, i - n, -1) if not torch.equal(text[j % n], text[i])]
+            picks.append(back[k - 1] if len(back) >= k else (i - k) % n)
+            differs.append(len(back) >= k)
+    return picks, differs
+
+
+def test_distinct_captions_pair_as_the_rolled_batch() -> None:
+    text = torch.randn(6, TEXT_DIM)
+    for count in (1, 2, 5):
+        rolled = torch.cat([text.roll(k, 0) for k in range(1, count + 1)])
+        assert torch.equal(mismatch(text, count), rolled)  # bit-identical to DF-GAN's pairing
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_few_captions_pair_each_image_with_the_nearest_caption_that_differs(seed: int) -> None:
+    torch.manual_seed(seed)
+    captions = torch.randn(3, TEXT_DIM)
+    text = captions[torch.randint(3, (8,))]  # three captions over eight images: many repeats
+    picks, differs = _nearest_differing(text, 3)
+    mismatched = mismatch(text, 3)
+    assert torch.equal(mismatched, text[picks])
+    assert Batch(torch.zeros(8, 3, 4, 4), text, mismatched=mismatched).differs.tolist() == differs
+
+
+def test_one_caption_for_all_leaves_the_mismatched_term_out() -> None:
+    text = torch.randn(1, TEXT_DIM).expand(4, -1)  # a folder of cats: "a photo of a cat"
+    batch = Batch(torch.zeros(4, 3, 8, 8), text)
+    assert not batch.differs.any()
+    real, fake = torch.randn(4), torch.randn(4)
+    wrong = torch.randn(4, requires_grad=True)
+    loss = losses.hinge_d_loss(real, wrong, fake, batch.differs)
+    assert torch.allclose(loss, F.relu(1 - real).mean() + F.relu(1 + fake).mean())
+    loss.backward()
+    assert not wrong.grad.any()  # a real image with its own caption is never pushed to fake
+
+
+def test_the_mismatched_term_averages_over_the_pairs_that_differ() -> None:
+    real, fake, wrong = torch.zeros(4, 3), torch.randn(4, 3), torch.randn(4, 3)  # (B, N) patches
+    differs = torch.tensor([True, False, True, False])
+    expected = (F.softplus(-real).mean()
+                + 0.5 * (F.softplus(wrong[[0, 2]]).mean() + F.softplus(fake).mean()))
+    assert torch.allclose(losses.matching_aware_d_loss(real, wrong, fake, differs), expected)
+    # all differing: the unmasked GAN-CLS loss, as before
+    assert torch.allclose(losses.matching_aware_d_loss(real, wrong, fake, differs | True),
+                          losses.matching_aware_d_loss(real, wrong, fake))
+
+
+class ShiftMismatched(torch.nn.Module):
+    """D with its verdicts on mismatched captions moved far off: a loss that reads them changes."""
+
+    def __init__(self, D: torch.nn.Module) -> None:
+        super().__init__()
+        self.D = D
+
+    def forward(self, images, text, mismatched=None, labels=None):  # base.Discriminator's
+        judged = self.D(images, text, mismatched, labels)
+        if judged.mismatched is not None:
+            judged.mismatched = judged.mismatched + 100
+        return judged
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_every_objective_ignores_mismatched_pairs_with_the_images_own_caption(model: str) -> None:
+    width, height = get_model(model).sizes[0]
+    cfg = small_config(model, (width, height))
+    G, D = get_model(model).build(TEXT_DIM, cfg, 5)
+    torch.manual_seed(0)
+    text = torch.randn(1, TEXT_DIM).expand(3, -1).contiguous()  # one caption for the batch
+    batch = Batch(torch.rand(3, 3, height, width) * 2 - 1, text, torch.tensor([0, 1, 4]),
+                  mismatch(text, 2))
+    objective = get_model(model).objective(cfg)
+    generated = objective.generate(G, batch, Noise(G.noise_dim, torch.Generator()))
+    plain = objective.discriminator_loss(D, batch, generated)[0]
+    shifted = objective.discriminator_loss(ShiftMismatched(D), batch, generated)[0]
+    assert torch.allclose(plain, shifted)
+    # the control: with captions that differ, the shift shows in the loss
+    other = dataclasses.replace(batch, text=torch.randn(3, TEXT_DIM), mismatched=None,
+                                differs=None)
+    generated = objective.generate(G, other, Noise(G.noise_dim, torch.Generator()))
+    assert not torch.allclose(objective.discriminator_loss(D, other, generated)[0],
+                              objective.discriminator_loss(ShiftMismatched(D), other, generated)[0])
+
+
 def test_mismatches_must_leave_an_image_its_own_caption(tmp_path) -> None:
     from t2igan.training.loop import Trainer
 
@@ -109,7 +198,7 @@ class NoiseGenerator:
 
 
 def _plain_gan_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
-                      fake_right: torch.Tensor) -> torch.Tensor:
+                      fake_right: torch.Tensor, differs: torch.Tensor | None) -> torch.Tensor:
     """The same loss with the mismatched-text term dropped: a control for the test below."""
     return F.softplus(-real_right).mean() + F.softplus(fake_right).mean()
 

@@ -10,16 +10,35 @@ import torch
 import torch.nn.functional as F
 
 
+def fake_side(wrong: torch.Tensor, differs: torch.Tensor | None,
+              *fakes: torch.Tensor) -> torch.Tensor:
+    """The mean of a matching-aware D loss's "fake" terms, each given as per-element losses: the
+    real images with mismatched captions (`wrong`, (K * B,) or (K * B, N)) and G's images.
+
+    `differs` (K * B,) keeps only the mismatched pairs whose caption differs from the image's own
+    (`objective.differing`): a real image with its own caption is no fake. When none does (one
+    caption for the whole data set) G's images are the only fake term. Masked by weights, not by
+    indexing, so that no step waits on the device to count them."""
+    if differs is None:
+        return (wrong.mean() + sum(fake.mean() for fake in fakes)) / (1 + len(fakes))
+    weight = differs.to(wrong.dtype).view(-1, *[1] * (wrong.dim() - 1)).expand_as(wrong)
+    counted = weight.sum()
+    present = (counted > 0).to(wrong.dtype)  # 1, or 0 when no mismatched caption differs
+    wrong_mean = (wrong * weight).sum() / counted.clamp(min=1)
+    return (present * wrong_mean + sum(fake.mean() for fake in fakes)) / (present + len(fakes))
+
+
 def matching_aware_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
-                          fake_right: torch.Tensor) -> torch.Tensor:
+                          fake_right: torch.Tensor,
+                          differs: torch.Tensor | None = None) -> torch.Tensor:
     """GAN-CLS discriminator loss (Reed et al. 2016, Alg. 1).
 
     Real image with its own text is real; a real image with a mismatched text and a generated image
     with the right text are both fake, each weighted 1/2. The mismatched pair is what forces D to
-    read the text, since a real-vs-fake D alone can ignore it.
+    read the text, since a real-vs-fake D alone can ignore it. `differs`: see `fake_side`.
     """
-    return F.softplus(-real_right).mean() + 0.5 * (F.softplus(real_wrong).mean()
-                                                   + F.softplus(fake_right).mean())
+    return F.softplus(-real_right).mean() + fake_side(F.softplus(real_wrong), differs,
+                                                      F.softplus(fake_right))
 
 
 def non_saturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -29,21 +48,21 @@ def non_saturating_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 def matching_aware_d_loss_with_unconditional(real_right: torch.Tensor, real_any: torch.Tensor,
                                              real_wrong: torch.Tensor, fake_right: torch.Tensor,
-                                             fake_any: torch.Tensor) -> torch.Tensor:
+                                             fake_any: torch.Tensor,
+                                             differs: torch.Tensor | None = None) -> torch.Tensor:
     """StackGAN stage II's D loss: the matching-aware terms plus an unconditional real/fake logit
     ("any" text), weighted as in the official code: (2 real terms) / 2 + (3 fake terms) / 3."""
     real = F.softplus(-real_right).mean() + F.softplus(-real_any).mean()
-    fake = (F.softplus(real_wrong).mean() + F.softplus(fake_right).mean()
-            + F.softplus(fake_any).mean())
-    return real / 2 + fake / 3
+    return real / 2 + fake_side(F.softplus(real_wrong), differs, F.softplus(fake_right),
+                                F.softplus(fake_any))
 
 
 def hinge_d_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
-                 fake_right: torch.Tensor) -> torch.Tensor:
+                 fake_right: torch.Tensor, differs: torch.Tensor | None = None) -> torch.Tensor:
     """DF-GAN's matching-aware hinge loss: real+right above +1; real+wrong and fake below -1, each
-    1/2."""
-    return F.relu(1 - real_right).mean() + 0.5 * (F.relu(1 + real_wrong).mean()
-                                                  + F.relu(1 + fake_right).mean())
+    1/2. `differs`: see `fake_side`."""
+    return F.relu(1 - real_right).mean() + fake_side(F.relu(1 + real_wrong), differs,
+                                                     F.relu(1 + fake_right))
 
 
 def hinge_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:

@@ -8,7 +8,7 @@ Every model of the zoo subclasses these two, and every use goes through forward(
     D(images, text, mismatched=None, labels=None) -> Judgement
                                      logits for each image with its text; with `mismatched`, also
                                      with other captions (the matching-aware term: K * B of them,
-                                     K per image, roll after roll; `tile` pairs the image features
+                                     K per image, B by B; `tile` pairs the image features
                                      with them); with `labels`, what a model with a class head
                                      says about the class
 
@@ -41,7 +41,7 @@ class Judgement:
     # (B,) the image with its own text (or condition code); (B, N) for a D that judges N patches
     # per image (the projected D): every loss averages over all of them
     logits: torch.Tensor
-    # (K * B,) the same images with K other captions each, roll after roll, when asked
+    # (K * B,) the same images with K other captions each, block after block, when asked
     mismatched: torch.Tensor | None = None
     unconditional: torch.Tensor | None = None  # (B,) real or fake, text aside (StackGAN stage II)
     classes: torch.Tensor | None = None  # (B, C) class logits or (B, E) class embedding (TAC-GAN)

@@ -177,7 +177,7 @@ class Objective(SharedGeneration):
         text = batch.text.detach().requires_grad_(penalised)  # MA-GP differentiates w.r.t. text too
         real, fake = judge_matching(D, real_images, generated.images.detach(), text,
                                     batch.mismatched, batch.labels)
-        loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits)
+        loss = losses.hinge_d_loss(real.logits, real.mismatched, fake.logits, batch.differs)
         logged = stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
         if real.classes is not None:
             classes = d_class_loss(real, fake, batch.labels)

@@ -98,7 +98,7 @@ class Objective(SharedGeneration):
     D: matching-aware loss over (real, right text), (real, mismatched text), (fake, right text).
     G: fool D with its text, and also with interpolations between two captions' embeddings
     (GAN-INT, beta = 0.5 as in the paper), which fills the gaps between training sentences.
-    Mismatched text = the batch's texts rolled by one, i.e. another image's caption.
+    Mismatched text = the nearest other caption in the batch that differs (`objective.mismatch`).
     """
 
     def __init__(self, interpolation: float = 0.5) -> None:
@@ -108,7 +108,8 @@ class Objective(SharedGeneration):
                            generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         real, fake = judge_matching(D, batch.real, generated.images.detach(), batch.text,
                                     batch.mismatched)
-        loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
+        loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits,
+                                            batch.differs)
         return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from t2igan import losses
-from t2igan.models.base import Judgement
+from t2igan.models.base import Judgement, tile
 
 
 @dataclass
@@ -35,15 +35,19 @@ class Batch:
     text: torch.Tensor  # (B, text_dim) one caption's sentence vector per image
     # (B,) class indices, for models with an auxiliary classifier
     labels: torch.Tensor | None = None
-    # (K * B, text_dim) K other images' captions for every image, roll after roll (default:
-    # `mismatch(text)`, K = 1); the trainer gives each process its slice of the whole batch's, so
-    # that N processes pair the captions exactly as one would
+    # (K * B, text_dim) K other images' captions for every image, one block of B after another
+    # (default: `mismatch(text)`, K = 1); the trainer gives each process its slice of the whole
+    # batch's, so that N processes pair the captions exactly as one would
     mismatched: torch.Tensor | None = None
     step: int = 0  # the training step this batch is for: lazy regularisers run every N steps
+    # (K * B,) which mismatched captions really differ from the image's own (set from the two)
+    differs: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.mismatched is None:
             self.mismatched = mismatch(self.text)
+        if self.differs is None:
+            self.differs = differing(self.text, self.mismatched)
 
 
 @dataclass
@@ -64,9 +68,33 @@ class Objective:
 
 
 def mismatch(text: torch.Tensor, count: int = 1) -> torch.Tensor:
-    """`count` other images' captions for every image: the batch's texts rolled by 1, 2, ...,
-    count, one roll after another: (count * B, text_dim)."""
-    return torch.cat([text.roll(k, 0) for k in range(1, count + 1)])
+    """`count` other captions for every image, (count * B, text_dim): for image i and k = 1 ...
+    count, the k-th caption before it in the batch (cyclically) that differs from its own.
+
+    With all captions distinct that is the batch rolled by 1, 2, ..., count (DF-GAN's pairing).
+    Picking the nearest that differs matters on data with few captions: with one caption per
+    class (cat breeds), a plain roll hands an image its own caption as the "mismatched" one for
+    every neighbour of its class, and with one caption for all (a folder of cats) for every image,
+    telling D that a real image with its own text is fake. Where fewer than k captions differ, the
+    k-th roll stands in, and `differing` marks it for the losses to leave out."""
+    n = len(text)
+    caption = torch.unique(text, dim=0, return_inverse=True)[1]  # (B,) one id per distinct text
+    rows = torch.arange(n, device=text.device)
+    earlier = (rows[:, None] - rows[None, 1:]) % n  # (B, B - 1): 1, 2, ... places back
+    differs = caption[earlier] != caption[:, None]
+    rank = differs.cumsum(1)  # how many differing captions up to each place back
+    picks = []
+    for k in range(1, count + 1):
+        kth = differs & (rank == k)
+        back = torch.where(kth.any(1), kth.int().argmax(1), k - 1)  # else the k-th roll
+        picks.append(earlier[rows, back])
+    return text[torch.cat(picks)]
+
+
+def differing(text: torch.Tensor, mismatched: torch.Tensor) -> torch.Tensor:
+    """(K * B,) bool: whether each mismatched caption (or condition code) differs from the one
+    of the image it is paired with."""
+    return (mismatched != tile(text, mismatched)).any(1)
 
 
 def judge_matching(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, text: torch.Tensor,

@@ -26,7 +26,7 @@ from t2igan import losses
 from t2igan.errors import UserError
 from t2igan.models import base
 from t2igan.models.layers import dcgan_init
-from t2igan.models.objective import Batch, Generated, judge_matching, mismatch, stats
+from t2igan.models.objective import Batch, Generated, differing, judge_matching, mismatch, stats
 from t2igan.models.objective import Objective as SharedGeneration
 from t2igan.runs import Checkpoint, apply_weights, load_latest, read_config
 
@@ -231,14 +231,15 @@ class Objective(SharedGeneration):
         # D reads G's code of the caption (mu), so the mismatched code is another image's mu
         code = generated.condition.detach()
         per_image = len(batch.mismatched) // len(batch.text)  # --mismatches
-        real, fake = judge_matching(D, batch.real, generated.images.detach(), code,
-                                    mismatch(code, per_image))
+        others = mismatch(code, per_image)
+        differs = differing(code, others)
+        real, fake = judge_matching(D, batch.real, generated.images.detach(), code, others)
         if real.unconditional is None:  # stage I
-            loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
+            loss = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits, differs)
         else:  # stage II adds the unconditional logit
-            loss = losses.matching_aware_d_loss_with_unconditional(real.logits, real.unconditional,
-                                                                   real.mismatched, fake.logits,
-                                                                   fake.unconditional)
+            loss = losses.matching_aware_d_loss_with_unconditional(
+                real.logits, real.unconditional, real.mismatched, fake.logits, fake.unconditional,
+                differs)
         return loss, stats(d_real=real.logits, d_wrong=real.mismatched, d_fake=fake.logits)
 
     def generator_loss(self, G: nn.Module, D: nn.Module, batch: Batch, generated: Generated,

@@ -70,7 +70,8 @@ class Objective(SharedGeneration):
                            generated: Generated) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         real, fake = judge_matching(D, batch.real, generated.images.detach(), batch.text,
                                     batch.mismatched, batch.labels)
-        adversarial = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits)
+        adversarial = losses.matching_aware_d_loss(real.logits, real.mismatched, fake.logits,
+                                                   batch.differs)
         classes = objective.d_class_loss(real, fake, batch.labels)
         return adversarial + classes, stats(d_real=real.logits, d_wrong=real.mismatched,
                                             d_fake=fake.logits, d_class=classes)

@@ -49,7 +49,7 @@ class Batches:
                               device=self.rng.device)
         text = self.table.sample(index, self.rng)  # (B, text_dim)
         mine = self.group.share(self.batch_size)
-        # every roll of the global batch, each cut to this process's slice
+        # the other captions picked in the global batch, each block cut to this process's slice
         mismatched = mismatch(text, self.mismatches).unflatten(0, (self.mismatches, -1))
         index, text, mismatched = index[mine], text[mine], mismatched[:, mine].flatten(0, 1)
         images = self.images[index.cpu()].to(self.rng.device, non_blocking=True)

@@ -95,7 +95,7 @@ class Trainer:
         if cfg.batch_size % group.world:
             raise UserError(f"--batch-size {cfg.batch_size} does not split over {group.world} "
                             f"processes: make it a multiple of {group.world}")
-        if cfg.mismatches >= cfg.batch_size:  # rolling by the batch size gives its own caption
+        if cfg.mismatches >= cfg.batch_size:  # a batch of B has B - 1 other captions
             raise UserError(f"--mismatches {cfg.mismatches} needs more than {cfg.mismatches} "
                             f"images a step: --batch-size {cfg.batch_size}")
         if cfg.d_backbone != "none":
