@@ -116,6 +116,17 @@ def test_each_process_pairs_its_images_with_the_captions_one_process_would() -> 
     assert torch.equal(torch.cat(halves, dim=1), whole)
 
 
+def test_images_that_share_a_caption_are_paired_with_one_that_differs() -> None:
+    # a class folder: four cats and two dogs, one caption per class (equal texts, equal vectors)
+    vectors = torch.tensor([[0.0], [0.0], [0.0], [0.0], [1.0], [1.0]])
+    table = CaptionTable([["a cat"]] * 4 + [["a dog"]] * 2, vectors, torch.device("cpu"))
+    assert table.ids.tolist() == [0, 0, 0, 0, 1, 1]
+    images = torch.zeros(6, 3, 4, 4, dtype=torch.uint8)
+    drawn = Batches(images, table, None, 8, torch.Generator().manual_seed(0), Group())()
+    assert 0 < drawn.text.sum() < 8  # both classes drawn: a plain roll would pair cat with cat
+    assert drawn.differs.all() and (drawn.mismatched != drawn.text).all()
+
+
 def test_a_batch_that_does_not_split_is_one_line(tmp_path: Path) -> None:
     cfg = TrainConfig(model="df-gan", ngf=4, ndf=4, nz=8, batch_size=5, num_images=16,
                       device="cpu")

@@ -138,7 +138,7 @@ def test_every_objective_ignores_mismatched_pairs_with_the_images_own_caption(mo
     assert torch.allclose(plain, shifted)
     # the control: with captions that differ, the shift shows in the loss
     other = dataclasses.replace(batch, text=torch.randn(3, TEXT_DIM), mismatched=None,
-                                differs=None)
+                                differs=None, captions=None)
     generated = objective.generate(G, other, Noise(G.noise_dim, torch.Generator()))
     assert not torch.allclose(objective.discriminator_loss(D, other, generated)[0],
                               objective.discriminator_loss(ShiftMismatched(D), other, generated)[0])

@@ -42,10 +42,14 @@ class Batch:
     step: int = 0  # the training step this batch is for: lazy regularisers run every N steps
     # (K * B,) which mismatched captions really differ from the image's own (set from the two)
     differs: torch.Tensor | None = None
+    # (B,) an id per distinct caption (default: `caption_ids(text)`; the trainer passes its table's)
+    captions: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
+        if self.captions is None:
+            self.captions = caption_ids(self.text)
         if self.mismatched is None:
-            self.mismatched = mismatch(self.text)
+            self.mismatched = mismatch(self.text, 1, self.captions)
         if self.differs is None:
             self.differs = differing(self.text, self.mismatched)
 
@@ -67,7 +71,15 @@ class Objective:
         return Generated(G(noise(len(batch.text)), batch.text), batch.text)
 
 
-def mismatch(text: torch.Tensor, count: int = 1) -> torch.Tensor:
+def caption_ids(text: torch.Tensor) -> torch.Tensor:
+    """(N,) an id per distinct row of `text` (N, dim): equal captions have equal sentence vectors,
+    since the encoder's store is keyed by the text. The trainer finds them once, for its whole
+    caption table: on a GPU this call waits for the device (its output size depends on data)."""
+    return torch.unique(text, dim=0, return_inverse=True)[1]
+
+
+def mismatch(text: torch.Tensor, count: int = 1,
+             captions: torch.Tensor | None = None) -> torch.Tensor:
     """`count` other captions for every image, (count * B, text_dim): for image i and k = 1 ...
     count, the k-th caption before it in the batch (cyclically) that differs from its own.
 
@@ -76,9 +88,10 @@ def mismatch(text: torch.Tensor, count: int = 1) -> torch.Tensor:
     class (cat breeds), a plain roll hands an image its own caption as the "mismatched" one for
     every neighbour of its class, and with one caption for all (a folder of cats) for every image,
     telling D that a real image with its own text is fake. Where fewer than k captions differ, the
-    k-th roll stands in, and `differing` marks it for the losses to leave out."""
+    k-th roll stands in, and `differing` marks it for the losses to leave out. `captions`: the
+    texts' `caption_ids`, found from `text` when not given."""
     n = len(text)
-    caption = torch.unique(text, dim=0, return_inverse=True)[1]  # (B,) one id per distinct text
+    caption = caption_ids(text) if captions is None else captions
     rows = torch.arange(n, device=text.device)
     earlier = (rows[:, None] - rows[None, 1:]) % n  # (B, B - 1): 1, 2, ... places back
     differs = caption[earlier] != caption[:, None]

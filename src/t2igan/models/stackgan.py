@@ -231,7 +231,7 @@ class Objective(SharedGeneration):
         # D reads G's code of the caption (mu), so the mismatched code is another image's mu
         code = generated.condition.detach()
         per_image = len(batch.mismatched) // len(batch.text)  # --mismatches
-        others = mismatch(code, per_image)
+        others = mismatch(code, per_image, batch.captions)  # paired by caption, on codes
         differs = differing(code, others)
         real, fake = judge_matching(D, batch.real, generated.images.detach(), code, others)
         if real.unconditional is None:  # stage I

@@ -12,7 +12,7 @@ import torch
 
 from t2igan.images import to_model
 from t2igan.models.base import Noise
-from t2igan.models.objective import Batch, mismatch
+from t2igan.models.objective import Batch, caption_ids, mismatch
 from t2igan.training.distributed import Group
 
 
@@ -22,15 +22,18 @@ class CaptionTable:
     def __init__(self, captions: list[list[str]], vectors: torch.Tensor,
                  device: torch.device) -> None:
         self.vectors = vectors.to(device)  # (M, text_dim), the captions flattened in order
+        self.ids = caption_ids(vectors).to(device)  # (M,) equal texts, equal ids
         counts = torch.tensor([len(caps) for caps in captions])
         self.count = counts.to(device)
         self.first = (torch.cumsum(counts, 0) - counts).to(device)
 
-    def sample(self, images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-        """One random caption vector per image index: (B,) -> (B, text_dim)."""
+    def sample(self, images: torch.Tensor,
+               rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One random caption per image index (B,): its vector (B, text_dim) and its id (B,)."""
         pick = (torch.rand(len(images), generator=rng, device=rng.device)
                 * self.count[images]).long()
-        return self.vectors[self.first[images] + pick]
+        caption = self.first[images] + pick
+        return self.vectors[caption], self.ids[caption]
 
 
 class Batches:
@@ -47,15 +50,16 @@ class Batches:
     def __call__(self, step: int = 0) -> Batch:
         index = torch.randint(len(self.images), (self.batch_size,), generator=self.rng,
                               device=self.rng.device)
-        text = self.table.sample(index, self.rng)  # (B, text_dim)
+        text, captions = self.table.sample(index, self.rng)  # (B, text_dim), (B,)
         mine = self.group.share(self.batch_size)
         # the other captions picked in the global batch, each block cut to this process's slice
-        mismatched = mismatch(text, self.mismatches).unflatten(0, (self.mismatches, -1))
-        index, text, mismatched = index[mine], text[mine], mismatched[:, mine].flatten(0, 1)
+        mismatched = mismatch(text, self.mismatches, captions).unflatten(0, (self.mismatches, -1))
+        index, text, captions = index[mine], text[mine], captions[mine]
+        mismatched = mismatched[:, mine].flatten(0, 1)
         images = self.images[index.cpu()].to(self.rng.device, non_blocking=True)
         real = to_model(images).contiguous(memory_format=torch.channels_last)  # (b, 3, H, W)
         labels = None if self.labels is None else self.labels[index]
-        return Batch(real, text, labels, mismatched, step)
+        return Batch(real, text, labels, mismatched, step, captions=captions)
 
 
 class SharedNoise(Noise):
