@@ -18,7 +18,8 @@ def fake_side(wrong: torch.Tensor, differs: torch.Tensor | None,
     `differs` (K * B,) keeps only the mismatched pairs whose caption differs from the image's own
     (`objective.differing`): a real image with its own caption is no fake. When none does (one
     caption for the whole data set) G's images are the only fake term. Masked by weights, not by
-    indexing, so that no step waits on the device to count them."""
+    indexing, so that no step waits on the device to count them. With several processes each
+    averages its own slice's pairs, as every term is averaged per process."""
     if differs is None:
         return (wrong.mean() + sum(fake.mean() for fake in fakes)) / (1 + len(fakes))
     weight = differs.to(wrong.dtype).view(-1, *[1] * (wrong.dim() - 1)).expand_as(wrong)
