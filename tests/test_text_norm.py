@@ -143,3 +143,46 @@ def test_a_run_on_a_few_captions_draws_another_prompt_as_the_nearest_of_them(
                  "--out", str(tmp_path / "grid.png")]) == 0
     assert f'"{typed}" -> "a photo of a tabby cat"' in capsys.readouterr().err
     assert load(None).drawn_as(typed) == [typed]  # the bundled model's captions are many
+
+
+def _class_folders(root: Path, classes: list[str], per_class: int = 4) -> Path:
+    """Random 32-px images in class folders: each class one caption ("a photo of a cat")."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def _text_scales(run: Path) -> dict[str, torch.Tensor]:
+    weights = load_file(latest_checkpoint(run) / "weights.safetensors")
+    return {k: v for k, v in weights.items() if k.endswith("text_norm.scale")}
+
+
+def test_init_from_a_run_whose_captions_never_varied_fits_this_runs_text(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from conftest import TINY
+    from t2igan.cli import main
+
+    def train(data: Path, out: str, *extra: str) -> Path:
+        assert main(["train", "--data", str(data), "--out", str(tmp_path / out), *TINY,
+                     "--steps", "1", *extra]) == 0
+        return tmp_path / out
+
+    cats = train(_class_folders(tmp_path / "cat-photos", ["cat"], 8), "cats")  # one caption
+    pets = _class_folders(tmp_path / "pet-photos", ["cat", "dog"])
+    capsys.readouterr()
+    after_cats = train(pets, "after-cats", "--init-from", str(cats))
+    assert "the source run's captions never varied" in capsys.readouterr().err
+    assert all(scale.abs().sum() > 0 for scale in _text_scales(after_cats).values())
+    # a source whose captions varied keeps its statistics: its weights were learned with them
+    zoo = _class_folders(tmp_path / "zoo-photos", ["cat", "dog", "bird"])
+    after_pets = train(zoo, "after-pets", "--init-from", str(after_cats))
+    kept, source = _text_scales(after_pets), _text_scales(after_cats)
+    assert kept.keys() == source.keys()
+    assert all(torch.equal(kept[k], source[k]) for k in kept)

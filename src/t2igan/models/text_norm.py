@@ -14,8 +14,11 @@ its text arguments in a forward pre-hook (`standardise_text_inputs`), so that th
 know of it and every caller sees the same vectors: training, sampling, evaluation, the server, the
 DiffAugment and DDP wrappers. The statistics are buffers, so checkpoints carry them and free text
 at inference is standardised as the training captions were. `--init-from` keeps the source run's
-statistics, which its weights were learned with. A run from before this has none: its networks
-load the identity (mean 0, scale 1), which is what they were trained with.
+statistics, which its weights were learned with, unless the source's captions never varied (scale
+0): its weights learned nothing from text, and keeping them would silence this run's captions (a
+folder of cats, then captioned cars), so they are fitted to this run's captions. A run from
+before this has none: its networks load the identity (mean 0, scale 1), which is what they were
+trained with.
 
 Captions that never vary (a folder of cat photos, all "a photo of a cat") carry nothing G could
 follow: every sentence becomes the zero vector every training image had (scale 0), so any prompt
@@ -101,9 +104,15 @@ def _standardise(network: nn.Module, args: tuple, kwargs: dict,
     return tuple(args), kwargs
 
 
-def fit_text_statistics(networks: list[nn.Module], vectors: torch.Tensor) -> None:
-    """Fit every standardiser in `networks` to the training captions' vectors (M, dim)."""
+def fit_text_statistics(networks: list[nn.Module], vectors: torch.Tensor,
+                        unsteerable_only: bool = False) -> int:
+    """Fit every standardiser in `networks` to the training captions' vectors (M, dim); with
+    `unsteerable_only`, only those whose captions never varied (scale 0). Returns how many."""
+    fitted = 0
     for network in networks:
         for module in network.modules():
-            if isinstance(module, TextStandardiser):
+            if isinstance(module, TextStandardiser) and not (unsteerable_only
+                                                             and module.steerable):
                 module.fit(vectors)
+                fitted += 1
+    return fitted

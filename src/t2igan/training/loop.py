@@ -206,6 +206,15 @@ class Trainer:
         """What a checkpoint holds: G, D and, when on, the EMA generator that samples ("G_ema")."""
         return {"G": self.G, "D": self.D, **({"G_ema": self.ema.model} if self.ema else {})}
 
+    def fit_unvaried_text_statistics(self) -> None:
+        """After --init-from: a source run whose captions never varied learned nothing from text;
+        its zero-scale statistics would silence this run's captions, so fit them to these."""
+        vectors = self.next_batch.table.vectors
+        if fit_text_statistics(list(self.networks().values()), vectors, unsteerable_only=True) \
+                and self.group.main:
+            print("--init-from: the source run's captions never varied; the text statistics are "
+                  "fitted to this run's captions", file=sys.stderr)
+
     def save(self, settle: bool = True) -> Path | None:
         """A checkpoint of this step (written by rank 0 alone); settle=False keeps the EMA
         generator's copied batch-norm statistics, for a save that must be quick."""
@@ -370,6 +379,7 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, progress: bool, group: Gro
         trainer.restore(checkpoint)
     elif source:
         start_from(source, trainer.networks())
+        trainer.fit_unvaried_text_statistics()
     if group.main:
         runs.write_config(run, trainer.cfg)  # resolved: every value used
         print(f"training {trainer.cfg.model} in {trainer.cfg.precision} on {trainer.device}"
