@@ -86,16 +86,11 @@ def test_a_checkpoint_from_before_loads_the_identity() -> None:
 def test_a_run_on_one_caption_draws_the_same_whatever_the_prompt(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import numpy as np
-    from PIL import Image
 
     from conftest import TINY
     from t2igan.cli import main
 
-    photos = tmp_path / "photos" / "cat"  # class folders: every image "a photo of a cat"
-    photos.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    _class_folders(tmp_path / "photos", ["cat"], 8)  # every image "a photo of a cat"
     run = tmp_path / "run"
     assert main(["train", "--data", str(tmp_path / "photos"), "--out", str(run), *TINY,
                  "--num-images", "8", "--steps", "2"]) == 0
@@ -113,18 +108,12 @@ def test_a_run_on_one_caption_draws_the_same_whatever_the_prompt(
 def test_a_run_on_a_few_captions_draws_another_prompt_as_the_nearest_of_them(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import numpy as np
-    from PIL import Image
 
     from conftest import TINY
     from t2igan.cli import main
 
-    rng = np.random.default_rng(0)
-    for name in ("tabby cat", "red car", "green frog"):  # "a photo of a tabby cat", ...
-        folder = tmp_path / "photos" / name
-        folder.mkdir(parents=True)
-        for i in range(4):
-            pixels = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
-            Image.fromarray(pixels).save(folder / f"{i}.png")
+    # "a photo of a tabby cat", ...
+    _class_folders(tmp_path / "photos", ["tabby cat", "red car", "green frog"])
     run = tmp_path / "run"
     assert main(["train", "--data", str(tmp_path / "photos"), "--out", str(run), *TINY,
                  "--num-images", "12", "--steps", "2"]) == 0
