@@ -5,10 +5,12 @@ the cat; the held-out photos' share beside it). Prints each run's summary (steps
 table of the scores; grids land in OUT/<name>/.
 
     python benchmarks/real_photos.py [--minutes 15] [--samples 1000] [--out bench-runs/photos]
-        [--setting tac-gan+aug|fastgan-16+lite0] [--sets cat-breeds,petimages]
+        [--setting tac-gan+aug|fastgan-16+lite0] [--sets cat-breeds,petimages] [--init-from RUN]
     python benchmarks/real_photos.py --tiny [--out DIR]
 
-The cars of bench_cars.py take 30 minutes. Runs one at a time: two torch processes on a 2-core
+--init-from starts each set's run from a finished run of the same setting (say, the petimages run
+for the 760 cat-breeds photos); its folder is then named <set>-<setting>-from-<RUN's name>. The
+cars of bench_cars.py take 30 minutes. Runs one at a time: two torch processes on a 2-core
 machine slow each other down many times over. --tiny: in seconds, the first set only, on a
 stand-in in its layout (procedural renders, written into OUT), width 4, 2 steps.
 """
@@ -44,13 +46,16 @@ TINY = ["--steps", "2", "--ngf", "4", "--ndf", "4", "--nz", "8", "--text-code", 
 
 
 def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str],
-        samples: int, setting: str) -> dict:
+        samples: int, setting: str, init_from: str | None) -> dict:
     cache = out / f"{name}-cache"
     run_folder = out / (name if setting == "tac-gan+aug" else f"{name}-{setting}")
+    start = ["--init-from", init_from] if init_from else []
+    if init_from:
+        run_folder = run_folder.with_name(f"{run_folder.name}-from-{Path(init_from).name}")
     if not (cache / "cache.json").is_file():
         cli("data", "prepare", source, "--size", "64x64", "--fit", "crop", "--out", cache)
     cli("train", "--data", cache, "--out", run_folder, *SETTINGS[setting], "--steps", 10_000_000,
-        "--sample-every", 1000, "--checkpoint-every", 1000, *budget)
+        "--sample-every", 1000, "--checkpoint-every", 1000, *budget, *start)
     cli("generate", "--run", run_folder, *(f for p in prompts for f in ("--prompt", p)),
         "--num", 8, "--out", run_folder / "typed.png")
     cli("evaluate", "--run", run_folder, "--metrics", "fid,kid,precision,recall,recognised",
@@ -69,6 +74,8 @@ def main() -> None:
     parser.add_argument("--setting", default="tac-gan+aug", choices=list(SETTINGS),
                         help="model settings (default: tac-gan+aug)")
     parser.add_argument("--sets", default=",".join(SETS), help="comma list of: " + ", ".join(SETS))
+    parser.add_argument("--init-from", metavar="RUN", help="start each run from this finished "
+                        "run of the same setting (t2igan train --init-from)")
     parser.add_argument("--tiny", action="store_true", help="smoke test in seconds on a stand-in")
     args = parser.parse_args()
     default = tempfile.mkdtemp(prefix="real-photos-") if args.tiny else "bench-runs/photos"
@@ -81,7 +88,7 @@ def main() -> None:
         source = cat_breeds_like(out / "stand-in" / folder) if args.tiny else DATA / folder
         reports[name] = run(name, source, prompts, out,
                             TINY if args.tiny else ["--max-minutes", args.minutes],
-                            10 if args.tiny else args.samples, args.setting)
+                            10 if args.tiny else args.samples, args.setting, args.init_from)
     print("\n| set | step | generated vs real | FID | KID | precision | recall | recognised "
           "(real) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, report in reports.items():
