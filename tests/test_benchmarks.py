@@ -8,6 +8,7 @@ a process each would spend most of the time importing torch and loading the sent
 """
 
 import ast
+import json
 import os
 import runpy
 import subprocess
@@ -105,3 +106,18 @@ def test_benchmark_runs_tiny(name: str, tmp_path: Path, monkeypatch: pytest.Monk
     printed = capsys.readouterr().out
     for line in EXPECTED[name]:
         assert line in printed, f"{name} did not print {line!r}:\n{printed[-3000:]}"
+
+
+def test_real_photos_starts_each_set_from_init_from(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """--init-from RUN: the set's run starts from RUN's weights, in a folder named after RUN."""
+    script, out = BENCHMARKS / "real_photos.py", tmp_path / "out"
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.chdir(tmp_path)
+    for extra in ([], ["--init-from", str(out / "cat-breeds")]):
+        monkeypatch.setattr(sys, "argv", [str(script), "--tiny", "--out", str(out), *extra])
+        runpy.run_path(str(script), run_name="__main__")
+    config = json.loads((out / "cat-breeds-from-cat-breeds" / "config.json").read_text())
+    assert config["init_from"] == str(out / "cat-breeds")
+    assert "cat-breeds-from-cat-breeds/typed.png" in capsys.readouterr().out
