@@ -50,7 +50,7 @@ def run(name: str, source: Path, prompts: list[str], out: Path, budget: list[str
     cache = out / f"{name}-cache"
     run_folder = out / (name if setting == "tac-gan+aug" else f"{name}-{setting}")
     start = ["--init-from", init_from] if init_from else []
-    if init_from:
+    if init_from:  # beside the run from scratch, not over it
         run_folder = run_folder.with_name(f"{run_folder.name}-from-{Path(init_from).name}")
     if not (cache / "cache.json").is_file():
         cli("data", "prepare", source, "--size", "64x64", "--fit", "crop", "--out", cache)
