@@ -1,0 +1,78 @@
+"""Layers computed in a cheaper form than the papers write them compute the same function, with
+the same parameters: the up-sampling convolution folded into 2x2 kernels, DF-GAN's blocks with
+their per-pixel parts moved to the smaller grid."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from t2igan.models import df_gan
+from t2igan.models.layers import UpsampledConv
+
+DOUBLE = torch.float64
+
+
+def upsampled_then_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(F.interpolate(x, scale_factor=2.0), conv.weight, conv.bias, padding=1)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_upsampled_conv_is_the_conv_of_the_upsampled_input(bias: bool,
+                                                           channels_last: bool) -> None:
+    torch.manual_seed(0)
+    conv = UpsampledConv(5, 3, bias=bias).to(DOUBLE)
+    x = torch.randn(2, 5, 4, 6, dtype=DOUBLE)  # not square: rows and columns kept apart
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    grad = torch.randn(2, 3, 8, 12, dtype=DOUBLE)
+    fast = conv(x)
+    fast_grads = torch.autograd.grad(fast, [x, *conv.parameters()], grad)
+    plain = upsampled_then_conv(conv, x)
+    plain_grads = torch.autograd.grad(plain, [x, *conv.parameters()], grad)
+    assert fast.shape == plain.shape == (2, 3, 8, 12)
+    torch.testing.assert_close(fast, plain)
+    for mine, theirs in zip(fast_grads, plain_grads, strict=True):
+        torch.testing.assert_close(mine, theirs)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_upsampled_conv_differentiates_twice() -> None:
+    # the gather of the four kernels' outputs has a hand-written backward: check it, and its own
+    torch.manual_seed(0)
+    conv = UpsampledConv(2, 2).to(DOUBLE)
+    x = torch.randn(1, 2, 3, 2, dtype=DOUBLE, requires_grad=True)
+    weight, bias = (p.detach().requires_grad_(True) for p in (conv.weight, conv.bias))
+
+    def function(x, weight, bias):
+        return torch.func.functional_call(conv, {"weight": weight, "bias": bias}, (x,))
+
+    assert torch.autograd.gradcheck(function, (x, weight, bias))
+    assert torch.autograd.gradgradcheck(function, (x, weight, bias))
+
+
+def test_upsampled_conv_loads_a_plain_convs_weights() -> None:
+    plain = nn.Conv2d(4, 6, 3, 1, 1)
+    fast = UpsampledConv(4, 6)
+    fast.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 4, 5, 5)
+    torch.testing.assert_close(fast(x), upsampled_then_conv(plain, x), atol=1e-5, rtol=1e-5)
+
+
+def test_df_gan_blocks_compute_the_official_order() -> None:
+    """DF-GAN's official blocks: up-sample, fuse, conv, ..., the shortcut on the up-sampled map
+    (G); the shortcut's conv before the pooling (D)."""
+    torch.manual_seed(0)
+    up, down = df_gan.UpBlock(6, 4, 2).to(DOUBLE), df_gan.DownBlock(3, 5).to(DOUBLE)
+    for p in [*up.parameters(), *down.parameters()]:  # away from the identity start
+        nn.init.normal_(p, 0.0, 0.5)
+    x, cond = torch.randn(2, 4, 3, 5, dtype=DOUBLE), torch.randn(2, 6, dtype=DOUBLE)
+    big = F.interpolate(x, scale_factor=2.0)
+    conv1 = F.conv2d(up.fuse1(big, cond), up.conv1.weight, up.conv1.bias, padding=1)
+    official_up = up.shortcut(big) + up.conv2(up.fuse2(conv1, cond))
+    torch.testing.assert_close(up(x, cond), official_up)
+    image = torch.randn(2, 3, 8, 6, dtype=DOUBLE)
+    official_down = F.avg_pool2d(down.shortcut(image), 2) + down.gamma * down.residual(image)
+    torch.testing.assert_close(down(image), official_down)
