@@ -19,7 +19,7 @@ from torch import nn
 
 from t2igan import losses
 from t2igan.models import base
-from t2igan.models.layers import base_grid
+from t2igan.models.layers import UpsampledConv, base_grid
 from t2igan.models.objective import (
     Batch,
     Generated,
@@ -72,18 +72,21 @@ class Fusion(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """x2 nearest up-sampling, then shortcut + [fuse, conv3x3, fuse, conv3x3]."""
+    """x2 nearest up-sampling, then shortcut + [fuse, conv3x3, fuse, conv3x3].
+
+    The first fusion (per-channel affines and leaky ReLUs) and the 1x1 shortcut act on each pixel
+    alone, so they commute with nearest up-sampling: both run on the small grid, and the first
+    conv folds the up-sampling in (`UpsampledConv`). The same function with fewer FLOPs."""
 
     def __init__(self, cond_dim: int, c_in: int, c_out: int) -> None:
         super().__init__()
-        self.fuse1, self.conv1 = Fusion(cond_dim, c_in), nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.fuse1, self.conv1 = Fusion(cond_dim, c_in), UpsampledConv(c_in, c_out)
         self.fuse2, self.conv2 = Fusion(cond_dim, c_out), nn.Conv2d(c_out, c_out, 3, 1, 1)
         self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2.0)
         residual = self.conv2(self.fuse2(self.conv1(self.fuse1(x, cond)), cond))
-        return self.shortcut(x) + residual
+        return F.interpolate(self.shortcut(x), scale_factor=2.0) + residual
 
 
 class DownBlock(nn.Module):
@@ -99,7 +102,9 @@ class DownBlock(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(self.shortcut(x), 2) + self.gamma * self.residual(x)
+        # pooled, then the 1x1 conv: the same as the official conv-then-pool (both are linear),
+        # on a quarter of the pixels
+        return self.shortcut(F.avg_pool2d(x, 2)) + self.gamma * self.residual(x)
 
 
 class Generator(base.Generator):

@@ -19,11 +19,10 @@ DF-GAN's discriminator with MA-GP.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from t2igan.models import base, df_gan
-from t2igan.models.layers import base_grid
+from t2igan.models.layers import UpsampledConv, base_grid
 
 SIZES = df_gan.SIZES
 SLE_SPAN = 3  # doublings between a gating map and the map it gates
@@ -56,12 +55,11 @@ def glu(x: torch.Tensor) -> torch.Tensor:
 class UpBlock(nn.Module):
     def __init__(self, cond_dim: int, c_in: int, c_out: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(c_in, 2 * c_out, 3, 1, 1, bias=False)
+        self.conv = UpsampledConv(c_in, 2 * c_out, bias=False)  # x2 nearest, then the 3x3 conv
         self.norm = ConditionalNorm(cond_dim, 2 * c_out)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        x = self.conv(F.interpolate(x, scale_factor=2.0))
-        return glu(self.norm(x, cond))
+        return glu(self.norm(self.conv(x), cond))
 
 
 class SkipExcitation(nn.Module):

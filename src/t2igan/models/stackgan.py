@@ -17,6 +17,7 @@ G's noise (`noise_dim = nz + code`) instead of inside G, so a seed fixes an imag
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -25,7 +26,7 @@ from torch import nn
 from t2igan import losses
 from t2igan.errors import UserError
 from t2igan.models import base
-from t2igan.models.layers import dcgan_init
+from t2igan.models.layers import UpsampledConv, dcgan_init
 from t2igan.models.objective import Batch, Generated, differing, judge_matching, mismatch, stats
 from t2igan.models.objective import Objective as SharedGeneration
 from t2igan.runs import Checkpoint, apply_weights, load_latest, read_config
@@ -40,8 +41,10 @@ def conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
 
 
 def up_block(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Upsample(scale_factor=2.0, mode="nearest"), conv3x3(c_in, c_out),
-                         nn.BatchNorm2d(c_out), nn.ReLU(True))
+    """x2 nearest up-sampling and a 3x3 conv (one `UpsampledConv`), batch norm, ReLU. Named from
+    "1": "0" was the up-sampling layer, and the names keep earlier runs' checkpoints loading."""
+    return nn.Sequential(OrderedDict([("1", UpsampledConv(c_in, c_out, bias=False)),
+                                      ("2", nn.BatchNorm2d(c_out)), ("3", nn.ReLU(True))]))
 
 
 def down_block(c_in: int, c_out: int, norm: bool = True) -> list[nn.Module]:
