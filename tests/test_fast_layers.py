@@ -1,6 +1,6 @@
 """Layers computed in a cheaper form than the papers write them compute the same function, with
 the same parameters: the up-sampling convolution folded into 2x2 kernels, DF-GAN's blocks with
-their per-pixel parts moved to the smaller grid."""
+their per-pixel parts moved to the smaller grid, a transposed conv of a vector as a product."""
 
 import pytest
 import torch
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from t2igan.models import df_gan
-from t2igan.models.layers import UpsampledConv
+from t2igan.models.layers import GridProjection, UpsampledConv
 
 DOUBLE = torch.float64
 
@@ -76,3 +76,19 @@ def test_df_gan_blocks_compute_the_official_order() -> None:
     image = torch.randn(2, 3, 8, 6, dtype=DOUBLE)
     official_down = F.avg_pool2d(down.shortcut(image), 2) + down.gamma * down.residual(image)
     torch.testing.assert_close(down(image), official_down)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_grid_projection_is_the_transposed_conv_of_a_vector(bias: bool) -> None:
+    torch.manual_seed(0)
+    fast = GridProjection(5, 3, (3, 4), bias=bias).to(DOUBLE)  # 4:3 sizes start from 4x3
+    x = torch.randn(2, 5, 1, 1, dtype=DOUBLE, requires_grad=True)
+    grad = torch.randn(2, 3, 3, 4, dtype=DOUBLE)
+    mine = fast(x)
+    theirs = F.conv_transpose2d(x, fast.weight, fast.bias)
+    torch.testing.assert_close(mine, theirs)
+    for a, b in zip(torch.autograd.grad(mine, [x, *fast.parameters()], grad),
+                    torch.autograd.grad(theirs, [x, *fast.parameters()], grad), strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="1, 1"):
+        fast(torch.randn(2, 5, 2, 2, dtype=DOUBLE))

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from t2igan.models import base, df_gan
-from t2igan.models.layers import UpsampledConv, base_grid
+from t2igan.models.layers import GridProjection, UpsampledConv, base_grid
 
 SIZES = df_gan.SIZES
 SLE_SPAN = 3  # doublings between a gating map and the map it gates
@@ -85,7 +85,7 @@ class Generator(base.Generator):
         cond_dim = nz + text_dim
         # FastGAN's first layer sees the noise alone: with [noise, sentence] here, G drew one
         # image per caption whatever the noise (a 6-minute cars run)
-        self.start = nn.Sequential(nn.ConvTranspose2d(nz, 2 * chans[0], (h0, w0)),
+        self.start = nn.Sequential(GridProjection(nz, 2 * chans[0], (h0, w0)),
                                    nn.BatchNorm2d(2 * chans[0]))
         self.blocks = nn.ModuleList(UpBlock(cond_dim, c_in, c_out)
                                     for c_in, c_out in zip(chans, chans[1:]))

@@ -12,7 +12,7 @@ from torch import nn
 
 from t2igan import losses
 from t2igan.models import base
-from t2igan.models.layers import dcgan_init, doublings, text_projection
+from t2igan.models.layers import GridProjection, dcgan_init, doublings, text_projection
 from t2igan.models.objective import Batch, Generated, judge_matching, stats
 from t2igan.models.objective import Objective as SharedGeneration
 
@@ -30,7 +30,7 @@ class Generator(base.Generator):
         channels = [ngf * 2 ** (ups - 1 - i) for i in range(ups)]  # 64 px: [8, 4, 2, 1] * ngf
         self.project_text = text_projection(text_dim, text_code)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(nz + text_code, channels[0], 4, 1, 0, bias=False),  # (B, 8ngf, 4, 4)
+            GridProjection(nz + text_code, channels[0], 4, bias=False),  # (B, 8ngf, 4, 4)
             nn.BatchNorm2d(channels[0]), nn.ReLU(True)]
         for c_in, c_out in zip(channels, channels[1:]):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),

@@ -26,6 +26,25 @@ def text_projection(text_dim: int, code_dim: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(text_dim, code_dim), nn.LeakyReLU(0.2, inplace=True))
 
 
+class GridProjection(nn.ConvTranspose2d):
+    """A transposed convolution of a 1x1 input (a vector) to a k x k grid, computed as the matrix
+    product it is: oneDNN's general transposed-conv kernels took 2.3 ms of a 13 ms GAN-INT-CLS G
+    pass (forward and backward, batch 32, bf16) for what one product does in a fraction. Same
+    parameters as nn.ConvTranspose2d(c_in, c_out, kernel_size)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel_size: int | tuple[int, int],
+                 bias: bool = True) -> None:
+        super().__init__(c_in, c_out, kernel_size, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2:] != (1, 1):
+            raise ValueError(f"GridProjection takes (B, C, 1, 1), not {tuple(x.shape)}")
+        grid = (x.flatten(1) @ self.weight.flatten(1)).view(len(x), *self.weight.shape[1:])
+        if self.bias is not None:
+            grid = grid + self.bias[:, None, None]
+        return grid.contiguous(memory_format=torch.channels_last)
+
+
 def doublings(size: int, start: int = 4) -> int:
     """How many x2 steps lead from `start` to `size` pixels (size must be start * 2^k)."""
     steps = int(round(math.log2(size / start)))
