@@ -102,9 +102,12 @@ class DownBlock(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # pooled, then the 1x1 conv: the same as the official conv-then-pool (both are linear),
-        # on a quarter of the pixels
-        return self.shortcut(F.avg_pool2d(x, 2)) + self.gamma * self.residual(x)
+        residual = self.residual(x)
+        # gamma in the residual's precision: under autocast an fp32 gamma would turn the sum into
+        # fp32, and each map after it would be cast back for the next conv (22 casts of D's
+        # largest maps per step). Pooled, then the 1x1 conv: the same as the official
+        # conv-then-pool (both are linear), on a quarter of the pixels.
+        return self.shortcut(F.avg_pool2d(x, 2)) + self.gamma.to(residual.dtype) * residual
 
 
 class Generator(base.Generator):
