@@ -61,6 +61,20 @@ def test_upsampled_conv_loads_a_plain_convs_weights() -> None:
     torch.testing.assert_close(fast(x), upsampled_then_conv(plain, x), atol=1e-5, rtol=1e-5)
 
 
+def test_upsampled_conv_sampling_follows_weight_changes() -> None:
+    # without gradients the folded kernels are kept; any change of the weights must renew them
+    torch.manual_seed(0)
+    conv, x = UpsampledConv(3, 2), torch.randn(1, 3, 4, 4)
+    with torch.inference_mode():
+        conv(x)
+    with torch.no_grad():
+        conv.weight.add_(1.0)  # as an optimizer or the EMA would
+        torch.testing.assert_close(conv(x), upsampled_then_conv(conv, x))
+        conv.load_state_dict(nn.Conv2d(3, 2, 3, 1, 1).state_dict())
+        torch.testing.assert_close(conv(x), upsampled_then_conv(conv, x))
+    torch.testing.assert_close(conv(x), upsampled_then_conv(conv, x))  # with gradients
+
+
 def test_df_gan_blocks_compute_the_official_order() -> None:
     """DF-GAN's official blocks: up-sample, fuse, conv, ..., the shortcut on the up-sampled map
     (G); the shortcut's conv before the pooling (D)."""

@@ -71,15 +71,20 @@ def base_grid(size: tuple[int, int]) -> tuple[int, int, int]:
     return w0, h0, steps
 
 
-def _two_tap_kernels(weight: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A 3-tap kernel along `dim` (taps at -1, 0, +1 of a grid up-sampled x2 nearest) as the two
-    2-tap kernels it is on the original grid, for even and odd output pixels. Output 2i sees the
-    up-sampled pixels 2i-1, 2i, 2i+1, which are x[i-1], x[i], x[i]; output 2i+1 sees x[i], x[i],
-    x[i+1]. Both kernels read x[q-1] and x[q]: q = i for the even pixel, q = i + 1 for the odd."""
-    before, centre, after = weight.unbind(dim)
-    even = torch.stack([before, centre + after], dim)
-    odd = torch.stack([before + centre, after], dim)
-    return even, odd
+def _fold_matrix() -> torch.Tensor:
+    """(16, 9): which of a 3x3 kernel's taps each of the four 2x2 kernels sums, row (a, b, r, s)
+    for tap (r, s) of the kernel of cell position (a, b).
+
+    Along one axis, output 2i sees the up-sampled pixels 2i-1, 2i, 2i+1, which are x[i-1], x[i],
+    x[i]; output 2i+1 sees x[i], x[i], x[i+1]. Both read x[q-1] and x[q] (q = i for the even
+    pixel, i + 1 for the odd): the even one with taps (-1) and (0 + 1), the odd with (-1 + 0)
+    and (+1)."""
+    taps = torch.tensor([[[1.0, 0, 0], [0, 1, 1]],  # even: (x[q-1], x[q]) from taps -1, 0, +1
+                         [[1.0, 1, 0], [0, 0, 1]]])  # odd
+    return torch.einsum("ark,bsl->abrskl", taps, taps).reshape(16, 9)
+
+
+_FOLD = _fold_matrix()
 
 
 def _gather_cells(grid: torch.Tensor) -> torch.Tensor:
@@ -136,16 +141,34 @@ class UpsampledConv(nn.Conv2d):
 
     def __init__(self, c_in: int, c_out: int, bias: bool = True) -> None:
         super().__init__(c_in, c_out, 3, 1, 1, bias=bias)
+        self._cached: tuple[tuple, tuple[torch.Tensor, torch.Tensor | None]] | None = None
+
+    def _fold(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(4 * c_out, c_in, 2, 2) kernels of cell positions (0,0), (0,1), (1,0), (1,1), and
+        their bias; one product, in the weights' own precision (autocast off: exact sums)."""
+        o, c = self.weight.shape[:2]
+        with torch.autocast(self.weight.device.type, enabled=False):
+            fold = _FOLD.to(self.weight)
+            kernels = (fold @ self.weight.reshape(o * c, 9).T).view(4, 2, 2, o, c)
+        kernels = kernels.permute(0, 3, 4, 1, 2).reshape(4 * o, c, 2, 2)
+        return kernels, None if self.bias is None else self.bias.repeat(4)
+
+    def _kernels(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The folded kernels; kept while sampling (no gradients), where folding costs as much as
+        the conv of one image, and made anew whenever the weights changed."""
+        if torch.is_grad_enabled():
+            return self._fold()
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in self.parameters())
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self._fold())
+        return self._cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
-        c_out = self.out_channels
-        rows = _two_tap_kernels(self.weight, 2)
-        # (4 * c_out, c_in, 2, 2): the kernels of cell positions (0,0), (0,1), (1,0), (1,1)
-        kernels = torch.cat([k for row in rows for k in _two_tap_kernels(row, 3)])
-        bias = None if self.bias is None else self.bias.repeat(4)
+        kernels, bias = self._kernels()
         # at (q, r) of the (h+1, w+1) grid each kernel reads x[q-1:q+1, r-1:r+1]
         y = F.conv2d(x, kernels, bias, padding=1)  # (n, 4 * c_out, h + 1, w + 1)
-        grid = y.permute(0, 2, 3, 1).unflatten(3, (2, 2, c_out))  # (n, h+1, w+1, 2, 2, c_out)
+        c_out = self.out_channels
+        grid = y.permute(0, 2, 3, 1).unflatten(3, (2, 2, c_out))  # (n, h+1, w+1, a, b, c_out)
         pixels = _GatherCells.apply(grid).view(n, 2 * h, 2 * w, c_out)
         return pixels.permute(0, 3, 1, 2)  # channels_last, whatever x's layout
