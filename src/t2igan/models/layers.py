@@ -90,11 +90,12 @@ _FOLD = _fold_matrix()
 def _gather_cells(grid: torch.Tensor) -> torch.Tensor:
     """(n, h+1, w+1, 2, 2, c) kernel outputs -> (n, h, 2, w, 2, c) pixels: the pixel (2i + a,
     2j + b) is kernel (a, b) at (i + a, j + b)."""
-    n, h, w, _, _, c = grid.shape
-    pixels = grid.new_empty(n, h - 1, 2, w - 1, 2, c)
+    n, rows, cols, _, _, c = grid.shape
+    h, w = rows - 1, cols - 1
+    pixels = grid.new_empty(n, h, 2, w, 2, c)
     for a in (0, 1):
         for b in (0, 1):
-            pixels[:, :, a, :, b].copy_(grid[:, a:a + h - 1, b:b + w - 1, a, b])
+            pixels[:, :, a, :, b].copy_(grid[:, a:a + h, b:b + w, a, b])
     return pixels
 
 
