@@ -121,6 +121,8 @@ class _GatherCells(torch.autograd.Function):
 
 
 class _ScatterCells(torch.autograd.Function):
+    # the gather's adjoint: each is the other's backward, so both differentiate any number of
+    # times (MA-GP-style penalties differentiate twice)
     @staticmethod
     def forward(ctx, pixels: torch.Tensor) -> torch.Tensor:
         return _scatter_cells(pixels)
