@@ -1,13 +1,14 @@
 """Layers computed in a cheaper form than the papers write them compute the same function, with
 the same parameters: the up-sampling convolution folded into 2x2 kernels, DF-GAN's blocks with
-their per-pixel parts moved to the smaller grid, a transposed conv of a vector as a product."""
+their per-pixel parts moved to the smaller grid, a transposed conv of a vector as a product,
+GAN-INT-CLS's head as products with the text's part computed once per text."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2igan.models import df_gan
+from t2igan.models import df_gan, gan_int_cls
 from t2igan.models.layers import GridProjection, UpsampledConv
 
 DOUBLE = torch.float64
@@ -93,9 +94,13 @@ def test_df_gan_blocks_compute_the_official_order() -> None:
 
 
 @pytest.mark.parametrize("bias", [True, False])
-def test_grid_projection_is_the_transposed_conv_of_a_vector(bias: bool) -> None:
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_grid_projection_is_the_transposed_conv_of_a_vector(bias: bool,
+                                                            channels_last: bool) -> None:
     torch.manual_seed(0)
     fast = GridProjection(5, 3, (3, 4), bias=bias).to(DOUBLE)  # 4:3 sizes start from 4x3
+    if channels_last:  # as the trainer keeps it: then the grid comes out channels_last too
+        fast = fast.to(memory_format=torch.channels_last)
     x = torch.randn(2, 5, 1, 1, dtype=DOUBLE, requires_grad=True)
     grad = torch.randn(2, 3, 3, 4, dtype=DOUBLE)
     mine = fast(x)
@@ -104,5 +109,24 @@ def test_grid_projection_is_the_transposed_conv_of_a_vector(bias: bool) -> None:
     for a, b in zip(torch.autograd.grad(mine, [x, *fast.parameters()], grad),
                     torch.autograd.grad(theirs, [x, *fast.parameters()], grad), strict=True):
         torch.testing.assert_close(a, b)
+    assert mine.is_contiguous(memory_format=torch.channels_last) or not channels_last
     with pytest.raises(ValueError, match="1, 1"):
         fast(torch.randn(2, 5, 2, 2, dtype=DOUBLE))
+
+
+def test_matching_head_is_the_papers_convs_of_features_and_tiled_code() -> None:
+    torch.manual_seed(0)
+    head = gan_int_cls.MatchingHead(6, 3).to(DOUBLE).to(memory_format=torch.channels_last)
+    nn.init.normal_(head[0].bias)
+    features = torch.randn(2, 6, 4, 4, dtype=DOUBLE, requires_grad=True)
+    code = torch.randn(2, 3, dtype=DOUBLE, requires_grad=True)
+    mine = head.judge(head.see(features.contiguous(memory_format=torch.channels_last)), code)
+    tiled = code[:, :, None, None].expand(-1, -1, 4, 4)
+    theirs = nn.Sequential.forward(head, torch.cat([features, tiled], dim=1)).flatten()
+    assert mine.shape == (2,)
+    torch.testing.assert_close(mine, theirs)
+    inputs = [features, code, *head.parameters()]
+    for a, b in zip(torch.autograd.grad(mine.sum(), inputs),
+                    torch.autograd.grad(theirs.sum(), inputs), strict=True):
+        torch.testing.assert_close(a, b)
+    assert [name for name, _ in head.named_parameters()] == ["0.weight", "0.bias", "2.weight"]

@@ -8,6 +8,7 @@ interpolated text embeddings) are in `Objective` below, over the pure functions 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from t2igan import losses
@@ -45,6 +46,35 @@ class Generator(base.Generator):
         return self.net(x)
 
 
+class MatchingHead(nn.Sequential):
+    """D's verdict on 4x4 image features with a text code: the paper's [features, code tiled to
+    4x4] -> 1x1 conv -> leaky ReLU -> 4x4 conv -> logit, computed as the products it is.
+
+    The 1x1 conv of a concatenation is a sum of two products, and the code's is the same at all 16
+    places: it is computed once per text, not 16 times, and the image's once per image, however
+    many texts it is judged with (`see`, then `judge`). oneDNN's convolutions on 4x4 maps cost
+    several times their arithmetic here (docs/models.md, "Same function, fewer operations"). Same
+    parameters as the nn.Sequential of the two convs, so checkpoints load."""
+
+    def __init__(self, channels: int, text_code: int) -> None:
+        super().__init__(nn.Conv2d(channels + text_code, channels, 1), nn.LeakyReLU(0.2, True),
+                         nn.Conv2d(channels, 1, 4, 1, 0, bias=False))
+
+    def see(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, C, 4, 4) features -> (B, 4, 4, C) their part of the 1x1 conv, with its bias."""
+        fuse = self[0]
+        image_weight = fuse.weight.flatten(1)[:, : features.shape[1]]
+        return F.linear(features.permute(0, 2, 3, 1), image_weight, fuse.bias)
+
+    def judge(self, seen: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        """`see`'s (B, 4, 4, C) and (B, text_code) codes -> (B,) logits."""
+        fuse, verdict = self[0], self[2]
+        text_weight = fuse.weight.flatten(1)[:, seen.shape[-1]:]
+        hidden = F.leaky_relu(seen + F.linear(code, text_weight)[:, None, None], 0.2)
+        # the 4x4 conv over a 4x4 map: one weight per place and channel, in (4, 4, C) order
+        return hidden.flatten(1) @ verdict.weight.permute(0, 2, 3, 1).flatten()
+
+
 class Discriminator(base.Discriminator):
     """Image -> 4x4 features, then [features, tiled text code] -> logit, for each text asked about.
 
@@ -68,22 +98,19 @@ class Discriminator(base.Discriminator):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         self.image_tower = nn.Sequential(*layers)  # (B, 8ndf, 4, 4) at 64 px
         self.project_text = text_projection(text_dim, text_code)
-        self.head = nn.Sequential(
-            nn.Conv2d(channels[-1] + text_code, channels[-1], 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(channels[-1], 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
+        self.head = MatchingHead(channels[-1], text_code)
         dcgan_init(self)
 
-    def judge(self, features: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        # (B, tc, 4, 4)
-        code = self.project_text(text)[:, :, None, None].expand(-1, -1, *features.shape[2:])
-        return self.head(torch.cat([features, code], dim=1)).flatten()  # (B,) logits
+    def judge(self, seen: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+        """(B,) logits of the head's view of the images (`head.see`) with these sentences."""
+        return self.head.judge(seen, self.project_text(text))
 
     def forward(self, images: torch.Tensor, text: torch.Tensor,
                 mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
-        features = self.image_tower(images)  # (B, 8ndf, 4, 4) at 64 px
-        return base.Judgement(self.judge(features, text),
-                              base.judge_others(self.judge, features, mismatched))
+        seen = self.head.see(self.image_tower(images))  # (B, 4, 4, 8ndf) at 64 px
+        return base.Judgement(self.judge(seen, text),
+                              base.judge_others(self.judge, seen, mismatched))
 
 
 def build(text_dim: int, cfg, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:

@@ -39,10 +39,13 @@ class GridProjection(nn.ConvTranspose2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2:] != (1, 1):
             raise ValueError(f"GridProjection takes (B, C, 1, 1), not {tuple(x.shape)}")
-        grid = (x.flatten(1) @ self.weight.flatten(1)).view(len(x), *self.weight.shape[1:])
+        # the weight's (c_in, k, k, c_out) order: a view of a channels_last weight (as the trainer
+        # keeps it), and the product then comes out channels_last with no copy of either
+        weight = self.weight.permute(0, 2, 3, 1)
+        grid = (x.flatten(1) @ weight.flatten(1)).view(len(x), *weight.shape[1:])
         if self.bias is not None:
-            grid = grid + self.bias[:, None, None]
-        return grid.contiguous(memory_format=torch.channels_last)
+            grid = grid + self.bias
+        return grid.permute(0, 3, 1, 2)
 
 
 def doublings(size: int, start: int = 4) -> int:

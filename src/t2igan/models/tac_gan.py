@@ -46,8 +46,9 @@ class Discriminator(gan_int_cls.Discriminator):
                 mismatched: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> base.Judgement:
         features = self.image_tower(images)
-        judged = base.Judgement(self.judge(features, text),
-                                base.judge_others(self.judge, features, mismatched))
+        seen = self.head.see(features)
+        judged = base.Judgement(self.judge(seen, text),
+                                base.judge_others(self.judge, seen, mismatched))
         if labels is not None:
             # (B, C) logits or (B, E) embedding
             judged.classes = self.classify(features.flatten(1))
