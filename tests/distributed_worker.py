@@ -40,6 +40,9 @@ def main(out: Path, steps: int, models: list[str]) -> None:
         weights = {f"{name}.{key}": value.detach() for name, network in trainer.networks().items()
                    for key, value in network.named_parameters()}
         torch.save(weights, run / f"rank{group.rank}.pt")
+        # what every process takes from rank 0 (e.g. auto's timed precision): rank + 1 there
+        told = group.from_main(group.rank + 1, torch.device(device))
+        (run / f"rank{group.rank}.told").write_text(str(told))
     distributed.leave(group)
 
 

@@ -70,6 +70,8 @@ def test_every_model_trains_in_two_processes_with_equal_weights(tmp_path: Path) 
         assert ranks[0].keys() == ranks[1].keys()
         assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0]), model
         assert len(log_lines(tmp_path / model)) == 2
+        # a value each process measures for itself reaches all as rank 0's
+        assert [(tmp_path / model / f"rank{r}.told").read_text() for r in (0, 1)] == ["1", "1"]
 
 
 TRAIN = ["-m", "t2igan", "train", "--model", "df-gan", "--image-size", "64", "--ngf", "4",

@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch._dynamo.eval_frame import OptimizedModule
 
+from t2igan import runtime
 from t2igan.cli import main
 from t2igan.config import TrainConfig
-from t2igan.runtime import choose_precision
+from t2igan.runtime import choose_precision, cpu_bf16_speedup, why_precision
 from t2igan.training.loop import Trainer
 
 TINY = dict(image_size="32", ngf=4, ndf=4, nz=8, text_code=8, batch_size=4, num_images=8,
@@ -21,9 +22,21 @@ CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 def test_auto_picks_bf16_only_where_the_hardware_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         monkeypatch.setattr(torch.cpu, probe, lambda: False)
+
+    def not_timed() -> float:
+        raise AssertionError("a CPU without bf16 instructions needs no timing")
+
+    monkeypatch.setattr(runtime, "cpu_bf16_speedup", not_timed)
     assert choose_precision("auto", CPU) == "fp32"  # emulated bf16 is 27x slower
+    assert why_precision("auto", CPU) == "auto: this CPU has no native bf16"
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    # the instructions are there: the timed convolution decides
+    monkeypatch.setattr(runtime, "cpu_bf16_speedup", lambda: 2.5)
     assert choose_precision("auto", CPU) == "bf16"
+    monkeypatch.setattr(runtime, "cpu_bf16_speedup", lambda: 0.8)  # as on a Xeon without AMX
+    assert choose_precision("auto", CPU) == "fp32"
+    assert why_precision("auto", CPU) == "auto: this CPU's bf16 convolutions run 0.8x fp32's speed"
+    assert choose_precision("bf16", CPU) == "bf16" and why_precision("bf16", CPU) == "as asked"
     # an older GPU, which has bf16 only by emulation: fp16 with loss scaling
     monkeypatch.setattr(torch.cuda, "is_bf16_supported",
                         lambda including_emulation=True: including_emulation)
@@ -31,6 +44,14 @@ def test_auto_picks_bf16_only_where_the_hardware_has_it(monkeypatch: pytest.Monk
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert choose_precision("auto", CUDA) == "bf16"
     assert choose_precision("fp32", CUDA) == "fp32"  # asked for: as given
+
+
+def test_the_bf16_timing_is_a_ratio_taken_once_per_process() -> None:
+    if not runtime.native_bf16(CPU):
+        pytest.skip("this CPU has no bf16 instructions: nothing to time")
+    speedup = cpu_bf16_speedup()
+    assert 0.01 < speedup < 100
+    assert cpu_bf16_speedup() is speedup  # cached: a second call times nothing
 
 
 def test_the_chosen_precision_is_in_config_json_and_said(tmp_path: Path,
@@ -41,7 +62,8 @@ def test_the_chosen_precision_is_in_config_json_and_said(tmp_path: Path,
                  "--num-images", "8", "--steps", "1", "--device", "cpu"]) == 0
     chosen = choose_precision("auto", CPU)
     assert json.loads((run / "config.json").read_text())["precision"] == chosen
-    assert f"training gan-int-cls in {chosen} on cpu" in capsys.readouterr().err
+    assert f"training gan-int-cls in {chosen} on cpu ({why_precision('auto', CPU)})" \
+        in capsys.readouterr().err
 
 
 def test_losses_stay_fp32_under_autocast(tmp_path: Path) -> None:

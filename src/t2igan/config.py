@@ -162,9 +162,10 @@ class TrainConfig(DataSettings):
     seed: int = setting(0, "seed of data, weights, noise and batches: same seed, same run",
                         group="optimisation", check=a_seed)
     precision: str = setting("auto", "auto: bf16 autocast where the hardware runs it natively "
-                             "(recent GPUs; CPUs with AMX or AVX-512 BF16), fp16 with loss "
-                             "scaling on older GPUs, fp32 elsewhere; or fp32, bf16, fp16 (bf16 "
-                             "on a CPU without it is emulated, ~25x slower)",
+                             "(recent GPUs; CPUs with AMX or AVX-512 BF16 whose bf16 convolutions "
+                             "time faster at start), fp16 with loss scaling on older GPUs, fp32 "
+                             "elsewhere; or fp32, bf16, fp16 (bf16 on a CPU without it is "
+                             "emulated, ~25x slower)",
                              group="optimisation", choices=PRECISIONS)
     compile: bool = setting(False, "torch.compile G and D (D not under MA-GP): off by default, as "
                             "measured on a 2-core CPU it is no faster after a 90 s warm-up; "

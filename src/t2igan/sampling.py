@@ -78,9 +78,9 @@ def for_sampling(G: nn.Module, device: str | torch.device = "cpu",
     (benchmarks/bench_sampling.py times it). Changes G in place.
 
     precision: fp32 (the default: the same images on every machine), or auto, bf16, fp16 as
-    training's --precision (auto: bf16 where the hardware runs it natively; on a CPU with
-    AVX-512 BF16 DF-GAN samples a 256-px image 1.8x faster, each pixel within a few levels
-    of fp32's)."""
+    training's --precision (auto: bf16 where the hardware runs it natively and faster; on an AMD
+    CPU with AVX-512 BF16 DF-GAN samples a 256-px image 1.8x faster, each pixel within a few
+    levels of fp32's)."""
     if precision not in PRECISIONS:
         raise UserError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
     device = torch.device(device)

@@ -26,8 +26,9 @@ def _add_weights_flags(parser: argparse.ArgumentParser) -> None:
 def _add_precision_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="fp32 (default: the same images on every machine), or auto: bf16 "
-                             "where the hardware has it natively (a CPU with AVX-512 BF16 or "
-                             "AMX, a recent GPU), faster, each pixel within a few levels of fp32")
+                             "where the hardware has it natively and it is faster (a recent GPU, "
+                             "a CPU with AMX or AVX-512 BF16 whose bf16 convolutions time faster "
+                             "at start), each pixel within a few levels of fp32")
 
 
 def _add_run_flag(parser: argparse.ArgumentParser) -> None:

@@ -69,6 +69,14 @@ class Group:
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
         return tensor.tolist()
 
+    def from_main(self, value: int, device: torch.device) -> int:
+        """Rank 0's `value` in every process, so that all take the same measured choice."""
+        if not self.active:
+            return value
+        tensor = torch.tensor([value], device=device)
+        dist.broadcast(tensor, src=0)
+        return int(tensor.item())
+
     def mean(self, values: dict[str, torch.Tensor]) -> dict[str, float]:
         """Each logged value averaged over the processes, as floats."""
         if not values:

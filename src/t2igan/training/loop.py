@@ -30,7 +30,7 @@ from t2igan.models import build_networks, get_model, resolve
 from t2igan.models.text_norm import fit_text_statistics
 from t2igan.pretrained import packaged_file
 from t2igan.prompts import few_captions
-from t2igan.runtime import choose_precision, resolve_device, seed_process
+from t2igan.runtime import PRECISIONS, choose_precision, resolve_device, seed_process, why_precision
 from t2igan.sampling import SAMPLE_PROMPTS, prompt_grid
 from t2igan.text import embed_texts
 from t2igan.training import distributed
@@ -87,17 +87,19 @@ class Trainer:
                  group: Group | None = None) -> None:
         cfg, group = resolve(cfg), group or Group()
         self.device = resolve_device(cfg.device)
-        # the precision chosen is what config.json records
-        self.cfg = cfg = dataclasses.replace(
-            cfg, precision=choose_precision(cfg.precision, self.device))
-        spec = get_model(cfg.model)
-        self.run, self.group, self.progress = Path(run), group, progress and group.main
         if cfg.batch_size % group.world:
             raise UserError(f"--batch-size {cfg.batch_size} does not split over {group.world} "
                             f"processes: make it a multiple of {group.world}")
         if cfg.mismatches >= cfg.batch_size:  # a batch of B has B - 1 other captions
             raise UserError(f"--mismatches {cfg.mismatches} needs more than {cfg.mismatches} "
                             f"images a step: --batch-size {cfg.batch_size}")
+        # the precision chosen is what config.json records; auto's timing on a CPU may differ
+        # between processes, so all take rank 0's choice
+        chosen = PRECISIONS.index(choose_precision(cfg.precision, self.device))
+        self.cfg = cfg = dataclasses.replace(
+            cfg, precision=PRECISIONS[group.from_main(chosen, self.device)])
+        spec = get_model(cfg.model)
+        self.run, self.group, self.progress = Path(run), group, progress and group.main
         if cfg.d_backbone != "none":
             packaged_file(cfg.d_backbone)  # a missing or damaged package fails before the data
         self.evaluation = TrainingEvaluation(cfg) if cfg.eval_every and group.main else None
@@ -383,5 +385,6 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, progress: bool, group: Gro
     if group.main:
         runs.write_config(run, trainer.cfg)  # resolved: every value used
         print(f"training {trainer.cfg.model} in {trainer.cfg.precision} on {trainer.device}"
-              + (f", {group.world} processes" if group.active else ""), file=sys.stderr)
+              + (f", {group.world} processes" if group.active else "")
+              + f" ({why_precision(cfg.precision, trainer.device)})", file=sys.stderr)
     return trainer.fit()
