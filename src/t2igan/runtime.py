@@ -42,9 +42,11 @@ def native_bf16(device: torch.device) -> bool:
 def cpu_bf16_speedup() -> float:
     """How many times faster a convolution (forward and backward) runs in bf16 than in fp32 on
     this CPU: the best of five alternating timings of each, about 0.1 s, once per process."""
+    numbers = torch.Generator().manual_seed(0)  # not torch's global one: weights draw from that
+
     def seconds(dtype: torch.dtype) -> float:
-        x = torch.randn(16, 64, 16, 16, dtype=dtype).to(memory_format=torch.channels_last)
-        w = torch.randn(64, 64, 3, 3, dtype=dtype).to(memory_format=torch.channels_last)
+        x, w = (torch.randn(shape, generator=numbers).to(dtype, memory_format=torch.channels_last)
+                for shape in ((16, 64, 16, 16), (64, 64, 3, 3)))
         x.requires_grad_(), w.requires_grad_()
         start = time.perf_counter()
         y = torch.nn.functional.conv2d(x, w, padding=1)
