@@ -40,15 +40,6 @@ TINY = dict(steps=1, sizes="64", precisions="fp32", generators="fastgan,tac-gan"
 LITE0_STRIDED = [(96, 3, 64), (144, 5, 32), (240, 3, 16), (672, 5, 8)]
 
 
-def native_bf16() -> str:
-    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX) or autocast emulates it."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    return "native" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "emulated"
-
-
 def images_per_second(settings: dict, size: int, precision: str, steps: int) -> float:
     from t2igan.config import TrainConfig
     from t2igan.training.loop import Trainer
@@ -110,7 +101,11 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="smoke test in seconds")
     parser.set_defaults(overrides={})
     args = parse_args(parser, TINY)
-    print(f"CPU bf16: {native_bf16()}; threads: {torch.get_num_threads()}")
+    from t2igan.runtime import choose_precision, why_precision
+
+    cpu = torch.device("cpu")
+    print(f"--precision auto picks {choose_precision('auto', cpu)} here "
+          f"({why_precision('auto', cpu)}); threads: {torch.get_num_threads()}")
     if args.depthwise_batch:
         print_depthwise(args.depthwise_batch)
     print("\n| generator | D backbone | size | batch | precision | images/s |\n"
