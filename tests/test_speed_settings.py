@@ -47,10 +47,9 @@ def test_auto_picks_bf16_only_where_the_hardware_has_it(monkeypatch: pytest.Monk
 
 
 def test_the_bf16_timing_is_a_ratio_taken_once_per_process() -> None:
-    if not runtime.native_bf16(CPU):
-        pytest.skip("this CPU has no bf16 instructions: nothing to time")
     state = torch.get_rng_state()
-    assert 0.01 < cpu_bf16_speedup.__wrapped__() < 100  # timed afresh
+    # timed afresh (auto times only CPUs with the instructions; elsewhere emulated bf16 is slow)
+    assert 0.01 < cpu_bf16_speedup.__wrapped__() < 100
     assert torch.equal(torch.get_rng_state(), state)  # weights' random numbers untouched
     speedup = cpu_bf16_speedup()
     assert cpu_bf16_speedup() is speedup  # cached: a second call times nothing
