@@ -167,13 +167,14 @@ def main() -> None:
         return
     import torch
 
-    from t2igan.runtime import choose_precision
+    from t2igan.runtime import choose_precision, why_precision
 
-    auto = choose_precision("auto", torch.device("cpu"))
+    cpu = torch.device("cpu")
+    auto = choose_precision("auto", cpu)
     peak = {dtype: matmul_rate(dtype, args.matmul_size) for dtype in ("float32", "bfloat16")}
     print(f"measured matmul rate: fp32 {peak['float32']:.1f} GFLOP/s, bf16 "
           f"{peak['bfloat16']:.1f} GFLOP/s ({os.cpu_count()} CPU cores); "
-          f"--precision auto picks {auto} here\n")
+          f"--precision auto picks {auto} here ({why_precision('auto', cpu)})\n")
     baseline = f" | {args.baseline} images/s | speed-up" if args.baseline else ""
     print(f"| model (64x64 unless said) | precision | images/s | GFLOPs/image | achieved GFLOP/s "
           f"| of matmul peak | peak RSS{baseline} |")
