@@ -1,5 +1,6 @@
 """Every model on a CUDA device: training images/s at 64 and 256 px in each precision, eager and
-compiled, with peak memory and whether the losses stay finite. benchmarks/gpu_check.sh runs it.
+compiled (the 64-px models also in reduce-overhead mode: CUDA graphs), with peak memory and whether
+the losses stay finite. benchmarks/gpu_check.sh runs it.
 
 A row is a short run of the real train step on the procedural data after warm-up steps (compiling
 happens there: its seconds are the "first step" column). A row that fails prints its error and the
@@ -33,12 +34,14 @@ TINY = dict(steps=2, device="cpu", precisions="fp32", compile="off", budget_minu
             overrides=dict(num_images=16, batch_size=4, ngf=4, ndf=4, nz=8, text_code=8))
 
 
-def run(steps: int, precision: str, compiled: bool, device: str, **settings) -> dict:
+def run(steps: int, precision: str, mode: str | None, device: str, **settings) -> dict:
+    """One row: eager (mode None) or compiled in torch.compile's `mode`."""
     from t2igan.config import TrainConfig
     from t2igan.training.loop import Trainer
 
+    compiled = dict(compile=True, compile_mode=mode) if mode else dict(compile=False)
     cfg = TrainConfig(**{"num_images": 256, "batch_size": 32, **settings}, device=device,
-                      precision=precision, compile=compiled, steps=steps)
+                      precision=precision, steps=steps, **compiled)
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(cfg, Path(out), progress=False)
         cuda = trainer.device.type == "cuda"
@@ -68,7 +71,8 @@ def main() -> None:
     parser.add_argument("--precisions", default="fp32,bf16,fp16", help="comma list")
     parser.add_argument("--compile", default="both", choices=["off", "on", "both"],
                         help="rows without torch.compile, with it, or both (compiled rows only in "
-                             "the precision --precision auto picks, to keep the check short)")
+                             "the precision --precision auto picks, to keep the check short; the "
+                             "64-px models compiled both in default and reduce-overhead mode)")
     parser.add_argument("--budget-minutes", type=float, default=6.0,
                         help="skip the rows that would start after this many minutes")
     parser.add_argument("--tiny", action="store_true",
@@ -83,17 +87,19 @@ def main() -> None:
           f"--precision auto picks {auto}; torch {torch.__version__}")
     print("| model | size | precision | compiled | img/s | first 2 steps (s) | losses finite "
           "| peak GiB |\n| --- | --- | --- | --- | ---: | ---: | --- | ---: |")
-    rows = [(job, p, False) for job in args.jobs for p in args.precisions.split(",")
+    rows = [(job, p, None) for job in args.jobs for p in args.precisions.split(",")
             if args.compile != "on"]
-    rows += [(job, auto, True) for job in args.jobs if args.compile != "off"]
+    modes = ["default", "reduce-overhead"]  # CUDA graphs: for the launch-bound small models
+    rows += [(job, auto, mode) for job in args.jobs for mode in modes[:1 + (job[1] == "64")]
+             if args.compile != "off"]
     deadline = time.monotonic() + args.budget_minutes * 60
-    for (model, size, settings), precision, compiled in rows:
-        label = f"| {model} | {size} | {precision} | {'yes' if compiled else 'no'} |"
+    for (model, size, settings), precision, mode in rows:
+        label = f"| {model} | {size} | {precision} | {mode or 'no'} |"
         if time.monotonic() > deadline:
             print(f"{label} skipped: past --budget-minutes | | | |", flush=True)
             continue
         try:
-            row = run(args.steps, precision, compiled, args.device, model=model,
+            row = run(args.steps, precision, mode, args.device, model=model,
                       image_size=size, **{**settings, **args.overrides})
         except Exception as error:  # noqa: BLE001 - a check reports every failure and goes on
             print(f"{label} failed: {type(error).__name__}: {str(error).splitlines()[0][:120]} "
@@ -104,7 +110,7 @@ def main() -> None:
         print(f"{label} {row['images_per_s']} | {row['warm_up_s']} | {row['finite']} | "
               f"{row['peak_gib']} |", flush=True)
         print(json.dumps({"model": model, "size": size, "precision": precision,
-                          "compiled": compiled, **row}), flush=True)
+                          "compiled": mode or "no", **row}), flush=True)
 
 
 if __name__ == "__main__":

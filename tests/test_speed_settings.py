@@ -124,6 +124,28 @@ def test_compile_wraps_g_and_d_but_not_a_d_under_ma_gp(tmp_path: Path) -> None:
     assert not isinstance(penalised.frozen_critic, OptimizedModule)  # compiled D: no 2nd backward
 
 
+def test_compile_mode_reaches_torch_compile_and_each_step_frees_the_last_graphs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    modes, steps_begun = [], []
+
+    def record(module: torch.nn.Module, mode: str = "default") -> torch.nn.Module:
+        modes.append(mode)
+        return module  # eager: the test is about the wiring, not inductor's minutes of compiling
+
+    monkeypatch.setattr(torch, "compile", record)
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin",
+                        lambda: steps_begun.append(True))
+    trainer = Trainer(TrainConfig(model="gan-int-cls", compile=True,
+                                  compile_mode="reduce-overhead", **TINY), tmp_path, progress=False)
+    assert modes == ["reduce-overhead", "reduce-overhead"]  # G and D
+    for _ in range(2):
+        trainer.train_step()
+    assert len(steps_begun) == 2  # CUDA graphs may replay into the last step's outputs
+    with pytest.raises(SystemExit) as stop:  # argparse names the choices in one line
+        main(["train", "--out", str(tmp_path / "bad"), "--compile-mode", "fastest"])
+    assert stop.value.code == 2
+
+
 def test_tensorboard_gets_the_losses_and_the_samples(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -33,6 +33,7 @@ MINUTES = between(0, 10**7, above=True)  # about 19 years
 WIDTH = between(1, 1024)  # nz, ngf, ndf and the text code: the zoo uses 16 to 256
 BATCH = between(2, 65_536)
 RATE = between(0, 1, above=True)  # a learning rate
+COMPILE_MODES = ["default", "reduce-overhead", "max-autotune"]  # torch.compile(mode=...)
 
 
 def parse_size(text: str | int) -> tuple[int, int]:
@@ -171,6 +172,10 @@ class TrainConfig(DataSettings):
                             "measured on a 2-core CPU it is no faster after a 90 s warm-up; "
                             "benchmarks/gpu_check.sh measures it on a GPU",
                             group="optimisation")
+    compile_mode: str = setting("default", "torch.compile's mode with --compile: reduce-overhead "
+                                "replays the step's kernels as CUDA graphs, for the small 64-px "
+                                "models whose GPU steps are bound by kernel launches",
+                                group="optimisation", choices=COMPILE_MODES)
     device: str = setting("auto", "auto (CUDA if present), cpu, cuda or cuda:N",
                           group="optimisation")
 

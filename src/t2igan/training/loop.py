@@ -155,10 +155,10 @@ class Trainer:
         cfg, device = self.cfg, self.device
         G, D = self.G, self.D
         if cfg.compile:
-            G = torch.compile(G)
+            G = torch.compile(G, mode=cfg.compile_mode)
             # MA-GP differentiates D twice, which compiled graphs cannot
             if not getattr(self.objective, "gradient_penalty", False):
-                D = torch.compile(D)
+                D = torch.compile(D, mode=cfg.compile_mode)
         self.generator = self.group.wrap(G, device)
         # different per process (each augments its own images), rank 0's as one process's
         seed = cfg.seed + 2 + 7919 * self.group.rank
@@ -171,6 +171,9 @@ class Trainer:
     # -- one step ---------------------------------------------------------------------------
     def train_step(self) -> dict[str, torch.Tensor]:
         """One D update and one G update on one batch; the losses and stats, as tensors."""
+        if self.cfg.compile:  # reduce-overhead's CUDA graphs may now replay into the memory
+            # of the last step's outputs, which nothing reads any more
+            torch.compiler.cudagraph_mark_step_begin()
         batch, precision = self.next_batch(self.step), self.precision
         with precision.autocast():
             generated = self.objective.generate(self.generator, batch, self.noise)
